@@ -1,0 +1,42 @@
+"""Benchmarks: ``python -m autoreg.bench [measure ...]`` prints one JSON object per line.
+
+Every measure is a *ratio* of two things timed side by side in the same run on the same
+machine, so the numbers travel between machines better than raw seconds. Each measure
+lives next to the code it measures and is registered here by name; they are imported
+lazily so one measure never pays for another's imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+# measure name -> "module:function"; the function returns a dict (printed as JSON).
+MEASURES = {
+    "trace_overhead": "autoreg.trace:bench_trace_overhead",
+    "pixel_sampler_speedup": "autoreg.pixelcnn.sampling:bench_sampler_speedup",
+}
+
+
+def run(name: str) -> dict:
+    """Run one measure by name and return its result dict (with ``measure`` set)."""
+    if name not in MEASURES:
+        raise ValueError(f"Unknown measure {name!r}; choose from {sorted(MEASURES)}.")
+    module_name, func_name = MEASURES[name].split(":")
+    result = getattr(importlib.import_module(module_name), func_name)()
+    return {"measure": name, **result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autoreg.bench", description=__doc__)
+    parser.add_argument("measures", nargs="*", help=f"default: all of {sorted(MEASURES)}")
+    args = parser.parse_args(argv)
+    for name in args.measures or list(MEASURES):
+        print(json.dumps(run(name)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

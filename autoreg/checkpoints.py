@@ -1,0 +1,158 @@
+"""Checkpoints: weights in safetensors, facts in a JSON card.
+
+A checkpoint is one ``.safetensors`` file whose header metadata carries the card (so an
+uploaded file is self-contained), plus a copy of the card as ``<name>.json`` beside it
+for people and for the README table. Nothing here ever unpickles: ``torch.load`` is not
+used, and a file that looks like a pickle or a PyTorch zip archive is refused with a
+message that says so.
+
+The card is a plain dict. Required keys::
+
+    {"format": "autoreg", "version": 1, "kind": "sequence" | "pixelcnn",
+     "config": {...}, ...anything else (metrics, data provenance, timing)...}
+
+Which model class a card builds is decided by ``autoreg.pretrained`` (it dispatches on
+``kind``); this module only moves bytes and validates them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+FORMAT = "autoreg"
+VERSION = 1
+KINDS = ("sequence", "pixelcnn")
+MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024  # uploads above this are refused before parsing
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Weights and card of one saved model.
+
+    Args:
+        tensors: the state dict, parameter name -> tensor (CPU).
+        card: the JSON card (config, metrics, provenance).
+    """
+
+    tensors: dict[str, torch.Tensor]
+    card: dict
+
+
+def checkpoint_bytes(state_dict: dict[str, torch.Tensor], card: dict) -> bytes:
+    """Serialise weights plus card into safetensors bytes (card in the header metadata)."""
+    _check_card(card)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    return st_save(tensors, metadata={"card": json.dumps(card, sort_keys=True)})
+
+
+def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:
+    """Write ``path`` (.safetensors) and its card ``path.with_suffix('.json')``.
+
+    Writes go to a temporary name first and are renamed into place, so an interrupted
+    save (Ctrl-C during training) never leaves a half-written checkpoint behind.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = checkpoint_bytes(state_dict, card)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    card_path = path.with_suffix(".json")
+    tmp_card = card_path.with_name(card_path.name + ".tmp")
+    tmp_card.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    tmp_card.replace(card_path)
+    return path
+
+
+def parse_checkpoint(data: bytes, card: dict | None = None) -> Checkpoint:
+    """Validate and decode checkpoint bytes (for uploads: never unpickles).
+
+    Raises:
+        ValueError: with a message a user can act on, for empty, oversized, pickled,
+            corrupt or foreign files, and for a missing or malformed card.
+    """
+    if not data:
+        raise ValueError("The checkpoint file is empty.")
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise ValueError(
+            f"The checkpoint is {len(data) / 2**20:.1f} MB; the limit is "
+            f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MB."
+        )
+    if data[:1] == b"\x80" or data[:2] == b"PK":
+        raise ValueError(
+            "This looks like a pickle or a PyTorch .pt/.pth archive. autoreg only opens "
+            ".safetensors checkpoints and never unpickles files, because unpickling can run "
+            "arbitrary code."
+        )
+    try:
+        tensors = st_load(data)
+        metadata = _read_metadata(data)
+    except (SafetensorError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"This is not a valid safetensors file ({exc}).") from None
+    if card is None:
+        raw = metadata.get("card")
+        if raw is None:
+            raise ValueError(
+                "This safetensors file has no autoreg card (config and metrics), so autoreg "
+                "cannot tell which model it holds. Save checkpoints with autoreg."
+            )
+        try:
+            card = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError("The checkpoint's card is not valid JSON.") from None
+    _check_card(card)
+    return Checkpoint(tensors=tensors, card=card)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint from disk; the card comes from the file, else from ``.json``."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"No checkpoint at {path}.")
+    data = path.read_bytes()
+    card = None
+    card_path = path.with_suffix(".json")
+    if card_path.exists() and b'"card"' not in data[:65536]:
+        try:
+            card = json.loads(card_path.read_text())
+        except json.JSONDecodeError:
+            raise ValueError(f"The card {card_path} is not valid JSON.") from None
+    return parse_checkpoint(data, card)
+
+
+def _read_metadata(data: bytes) -> dict[str, str]:
+    """The safetensors header's ``__metadata__`` (format: 8-byte length, JSON header)."""
+    if len(data) < 8:
+        raise ValueError("file too short")
+    n = int.from_bytes(data[:8], "little")
+    if n <= 0 or 8 + n > len(data):
+        raise ValueError("header length out of range")
+    header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("metadata is not a mapping")
+    return meta
+
+
+def _check_card(card: dict) -> None:
+    if not isinstance(card, dict):
+        raise ValueError("The checkpoint's card must be a JSON object.")
+    if card.get("format") != FORMAT:
+        raise ValueError(
+            f"This checkpoint was not made by autoreg (its card has no 'format': '{FORMAT}')."
+        )
+    if card.get("kind") not in KINDS:
+        raise ValueError(
+            f"Unknown checkpoint kind {card.get('kind')!r}; expected one of {', '.join(KINDS)}."
+        )
+    if not isinstance(card.get("config"), dict):
+        raise ValueError("The checkpoint's card has no model config.")

@@ -1,0 +1,105 @@
+"""Pretrained models shipped in ``assets/`` and the loader that turns a card into a model.
+
+Every ``assets/<name>.safetensors`` with an autoreg card is a pretrained model; its name is
+the file stem (``lstm-char-pydocs``). The card's ``kind`` picks the model family; each
+family module exposes ``model_from_checkpoint(ckpt) -> nn.Module`` and is imported lazily,
+so loading a sequence model never imports the PixelCNN code and vice versa.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+
+from autoreg.checkpoints import Checkpoint, load_checkpoint, parse_checkpoint
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# kind -> "module:function" building an eval-mode model from a Checkpoint.
+_BUILDERS = {
+    "sequence": "autoreg.sequence:model_from_checkpoint",
+    "pixelcnn": "autoreg.pixelcnn.models:model_from_checkpoint",
+}
+
+
+def list_pretrained(kind: str | None = None) -> list[str]:
+    """Names of the shipped models (optionally only one ``kind``), sorted."""
+    names = []
+    for card_path in sorted(ASSETS.glob("*.json")):
+        if not card_path.with_suffix(".safetensors").exists():
+            continue
+        if kind is not None:
+            import json
+
+            if json.loads(card_path.read_text()).get("kind") != kind:
+                continue
+        names.append(card_path.stem)
+    return names
+
+
+def pretrained_card(name: str) -> dict:
+    """The JSON card of a shipped model, without loading its weights."""
+    import json
+
+    path = ASSETS / f"{name}.json"
+    if not path.exists():
+        raise ValueError(f"Unknown pretrained model {name!r}; choose from {list_pretrained()}.")
+    return json.loads(path.read_text())
+
+
+def model_from_checkpoint(ckpt: Checkpoint) -> torch.nn.Module:
+    """Build the model a checkpoint describes, load its weights, return it in eval mode.
+
+    Raises:
+        ValueError: when the weights do not fit the config (missing, extra or
+            mis-shaped tensors), with the first offending names.
+    """
+    target = _BUILDERS.get(ckpt.card["kind"])
+    if target is None:
+        raise ValueError(f"No loader for checkpoint kind {ckpt.card['kind']!r}.")
+    module_name, func_name = target.split(":")
+    build = getattr(importlib.import_module(module_name), func_name)
+    model = build(ckpt)
+    model.eval()
+    return model
+
+
+def load_pretrained(name: str) -> torch.nn.Module:
+    """Load a shipped model by name (see ``list_pretrained``), in eval mode, on the CPU."""
+    path = ASSETS / f"{name}.safetensors"
+    if not path.exists():
+        raise ValueError(f"Unknown pretrained model {name!r}; choose from {list_pretrained()}.")
+    return model_from_checkpoint(load_checkpoint(path))
+
+
+def load_model_bytes(data: bytes) -> torch.nn.Module:
+    """Load a model from uploaded checkpoint bytes (validated; never unpickled)."""
+    return model_from_checkpoint(parse_checkpoint(data))
+
+
+def load_state_strict(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """``load_state_dict`` that reports mismatches as a ``ValueError`` a user can read."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = sorted(
+        k
+        for k in set(expected) & set(tensors)
+        if tuple(expected[k].shape) != tuple(tensors[k].shape)
+    )
+    if missing or extra or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:3]}")
+        if extra:
+            parts.append(f"unexpected {extra[:3]}")
+        if wrong:
+            k = wrong[0]
+            parts.append(
+                f"shape mismatch for {k}: file {tuple(tensors[k].shape)}, "
+                f"config {tuple(expected[k].shape)}"
+            )
+        raise ValueError("The weights do not match the model config: " + "; ".join(parts) + ".")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
