@@ -1,0 +1,388 @@
+"""Train an RNN/LSTM/GRU language model: library loop (for the Train page) and CLI.
+
+``train(cfg, text)`` never prints. It reports through ``on_step`` (step, loss, lr, step
+time) and ``on_epoch`` (train and validation bits per token), and stops cleanly at the
+end of the current step when ``stop`` (a ``threading.Event``) is set or the time budget
+runs out. The CLI (``python -m autoreg.train seq ...``) prints from those callbacks,
+checkpoints after every epoch, and turns Ctrl-C into that same stop flag, so an
+interrupted run still leaves a complete checkpoint.
+
+Data layout, as PE's ``batchify``: the token stream is cut into ``batch_size`` parallel
+streams, and training walks them ``bptt`` tokens at a time, carrying the recurrent state
+from one window to the next but detaching it (truncated backpropagation through time)::
+
+    stream 0: a b c d | e f g h | ...      window 1 = columns 0..bptt-1
+    stream 1: m n o p | q r s t | ...      state flows right, gradients stop at "|"
+
+Metrics are in bits per token (nats / ln 2). Baselines on the same split: the unigram and
+bigram models with add-alpha smoothing fitted on the training text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from autoreg import corpora
+from autoreg.sequence import SequenceConfig, SequenceModel, save_model
+from autoreg.tokenizers import CharTokenizer, Tokenizer, WordTokenizer
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run; saved in the card as ``training``."""
+
+    corpus: str = "python-docs"  # registry name, or a label for user text
+    tokenizer: str = "char"  # "char" or "word"
+    max_vocab: int = 5000  # word-level vocabulary cap (<unk> included)
+    cell: str = "lstm"  # rnn | lstm | gru
+    embed_size: int = 32
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.0
+    batch_size: int = 32  # parallel streams
+    bptt: int = 100  # tokens per truncated-BPTT window
+    epochs: int = 10
+    lr: float = 3e-3  # peak learning rate (Adam)
+    min_lr: float = 3e-4  # end of the cosine decay
+    warmup_steps: int = 50
+    grad_clip: float = 1.0  # max global gradient norm
+    val_fraction: float = 0.1  # last part of the text is validation
+    eval_batches: int = 50  # validation windows averaged per evaluation (0 = all)
+    max_minutes: float = 0.0  # wall-clock budget; 0 = no limit
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.tokenizer not in ("char", "word"):
+            raise ValueError(f"tokenizer must be 'char' or 'word', got {self.tokenizer!r}.")
+        for name in ("batch_size", "bptt", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}.")
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    step: int  # optimiser steps done so far (1-based)
+    total_steps: int
+    epoch: int
+    loss: float  # training loss of this step, bits per token
+    lr: float
+    step_time: float  # seconds
+
+
+@dataclass(frozen=True)
+class EpochInfo:
+    epoch: int
+    train_bits: float  # mean training bits/token over the epoch
+    val_bits: float
+    elapsed: float  # seconds since training began
+
+
+@dataclass
+class TrainResult:
+    model: SequenceModel
+    history: list[EpochInfo] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def get_lr(step: int, total_steps: int, cfg: TrainConfig) -> float:
+    """Linear warm-up then cosine decay from ``lr`` to ``min_lr`` (pure function, as nG)."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(1, total_steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+def build_tokenizer(cfg: TrainConfig, train_text: str) -> Tokenizer:
+    if cfg.tokenizer == "char":
+        return CharTokenizer.fit(train_text)
+    return WordTokenizer.fit(train_text, max_vocab=cfg.max_vocab)
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(N,) -> (batch_size, N // batch_size): parallel streams, the remainder dropped."""
+    n = ids.numel() // batch_size
+    if n < 2:
+        raise ValueError(
+            f"The text is too short: {ids.numel()} tokens for {batch_size} parallel streams."
+        )
+    return ids[: n * batch_size].view(batch_size, n)  # (B, N/B)
+
+
+def _detach(state):
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+@torch.no_grad()
+def evaluate(model: SequenceModel, data: torch.Tensor, bptt: int, max_batches: int = 0) -> float:
+    """Mean bits per token over (up to ``max_batches``) windows of ``data`` (B, N)."""
+    was_training = model.training
+    model.eval()
+    state = model.init_state(data.size(0))
+    total, count = 0.0, 0
+    for k, i in enumerate(range(0, data.size(1) - 1, bptt)):
+        if max_batches and k >= max_batches:
+            break
+        x = data[:, i : i + bptt]
+        y = data[:, i + 1 : i + 1 + bptt]
+        x = x[:, : y.size(1)]
+        _, loss, state = model(x, y, state)
+        total += loss.item() * y.numel()
+        count += y.numel()
+    model.train(was_training)
+    return total / max(count, 1) / LN2
+
+
+def ngram_baselines(train_ids: list[int], val_ids: list[int], vocab_size: int) -> dict:
+    """Unigram and bigram bits/token on ``val_ids``, fitted on ``train_ids`` (add-alpha).
+
+    alpha = 0.1 for the bigram (many pairs are unseen), 1 for the unigram (Laplace).
+    """
+    uni = Counter(train_ids)
+    n = len(train_ids)
+    p_uni = {t: (uni.get(t, 0) + 1.0) / (n + vocab_size) for t in range(vocab_size)}
+    uni_bits = -sum(math.log2(p_uni[t]) for t in val_ids) / len(val_ids)
+    alpha = 0.1
+    pairs = Counter(itertools.pairwise(train_ids))
+    ctx = Counter(train_ids[:-1])
+    bits = 0.0
+    for a, b in itertools.pairwise(val_ids):
+        bits -= math.log2((pairs.get((a, b), 0) + alpha) / (ctx.get(a, 0) + alpha * vocab_size))
+    return {
+        "unigram_bits_per_token": uni_bits,
+        "bigram_bits_per_token": bits / max(1, len(val_ids) - 1),
+    }
+
+
+@torch.no_grad()
+def recall_accuracy(model: SequenceModel, lag: int, n: int = 200, seed: int = 1) -> float:
+    """Share of recall lines (``corpora.recall_task``) whose last letter the model's argmax
+    predicts, for one lag: the Memory page's accuracy-against-L curve."""
+    text = corpora.recall_task(n, lag, seed=seed)
+    ids = torch.tensor(model.encode(text)).unsqueeze(0)  # (1, T)
+    logits, _, _ = model(ids)
+    pos = torch.tensor(corpora.recall_targets(text))
+    return (logits[0, pos - 1].argmax(-1) == ids[0, pos]).float().mean().item()
+
+
+@torch.no_grad()
+def brackets_accuracy(model: SequenceModel, depth: int, n: int = 50) -> float:
+    """Share of ``a^depth b^depth`` lines whose forced part (every b after the first, then
+    the newline) the model's argmax predicts entirely: counting, for the Memory page."""
+    line = "a" * depth + "b" * depth + "\n"
+    ids = torch.tensor(model.encode("\n" + line * n)).unsqueeze(0)  # (1, T)
+    logits, _, _ = model(ids)
+    pred = logits[0, :-1].argmax(-1)  # prediction for position t + 1
+    span = len(line)
+    ok = []
+    for k in range(n):
+        start = 1 + k * span  # index of the line's first "a"
+        forced = range(start + depth + 1, start + span)  # b_2..b_depth and "\n"
+        ok.append(all(pred[t - 1] == ids[0, t] for t in forced))
+    return sum(ok) / n
+
+
+def task_metrics(corpus: str, model: SequenceModel) -> dict:
+    """Accuracy curves saved in the card of the synthetic-task models."""
+    if corpus == "recall":
+        return {
+            "recall_accuracy": {
+                str(L): recall_accuracy(model, L) for L in (1, 5, 10, 20, 30, 40, 60)
+            }
+        }
+    if corpus == "brackets":
+        return {
+            "brackets_accuracy": {str(d): brackets_accuracy(model, d) for d in (2, 4, 8, 12, 16)}
+        }
+    return {}
+
+
+def train(
+    cfg: TrainConfig,
+    text: str | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
+    on_epoch: Callable[[EpochInfo, SequenceModel], None] | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Train a fresh model on ``text`` (default: the corpus named in ``cfg``)."""
+    torch.manual_seed(cfg.seed)
+    text = corpora.load_corpus(cfg.corpus) if text is None else text
+    train_text, val_text = corpora.split(text, cfg.val_fraction)
+    tok = build_tokenizer(cfg, train_text)
+    train_ids = torch.tensor(tok.encode(train_text), dtype=torch.long)
+    val_ids = torch.tensor(tok.encode(val_text), dtype=torch.long)
+    train_data = batchify(train_ids, cfg.batch_size)
+    val_data = batchify(val_ids, min(cfg.batch_size, max(1, val_ids.numel() // (cfg.bptt + 1))))
+    mcfg = SequenceConfig(
+        cell=cfg.cell,
+        vocab_size=tok.vocab_size,
+        embed_size=cfg.embed_size,
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        dropout=cfg.dropout,
+    )
+    model = SequenceModel(mcfg, tok)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    steps_per_epoch = math.ceil((train_data.size(1) - 1) / cfg.bptt)
+    total = steps_per_epoch * cfg.epochs
+    result = TrainResult(model=model)
+    t0 = time.perf_counter()
+    deadline = t0 + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
+    step = 0
+    model.train()
+    for epoch in range(1, cfg.epochs + 1):
+        state = model.init_state(cfg.batch_size)
+        epoch_loss, epoch_tokens = 0.0, 0
+        for i in range(0, train_data.size(1) - 1, cfg.bptt):
+            if (stop is not None and stop.is_set()) or time.perf_counter() > deadline:
+                result.stopped_early = True
+                break
+            ts = time.perf_counter()
+            lr = get_lr(step, total, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x = train_data[:, i : i + cfg.bptt]  # (B, T)
+            y = train_data[:, i + 1 : i + 1 + cfg.bptt]
+            x = x[:, : y.size(1)]
+            state = _detach(state)
+            _, loss, state = model(x, y, state)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            step += 1
+            bits = loss.item() / LN2
+            epoch_loss += bits * y.numel()
+            epoch_tokens += y.numel()
+            if on_step is not None:
+                on_step(StepInfo(step, total, epoch, bits, lr, time.perf_counter() - ts))
+        if epoch_tokens:
+            info = EpochInfo(
+                epoch=epoch,
+                train_bits=epoch_loss / epoch_tokens,
+                val_bits=evaluate(model, val_data, cfg.bptt, cfg.eval_batches),
+                elapsed=time.perf_counter() - t0,
+            )
+            result.history.append(info)
+            if on_epoch is not None:
+                on_epoch(info, model)
+        if result.stopped_early:
+            break
+    model.eval()
+    result.seconds = time.perf_counter() - t0
+    metrics = ngram_baselines(train_ids.tolist(), val_ids.tolist(), tok.vocab_size)
+    metrics["val_bits_per_token"] = evaluate(model, val_data, cfg.bptt, 0)
+    metrics["train_bits_per_token"] = result.history[-1].train_bits if result.history else None
+    metrics["steps"] = step
+    metrics["epochs_done"] = len(result.history)
+    metrics["val_unknown_tokens"] = int((val_ids == 0).sum())
+    metrics.update(task_metrics(cfg.corpus, model))
+    result.metrics = metrics
+    return result
+
+
+def card_extras(cfg: TrainConfig, result: TrainResult, corpus_sha256: str) -> dict:
+    """Facts for the checkpoint card beyond config and tokenizer."""
+    return {
+        "corpus": {"name": cfg.corpus, "sha256": corpus_sha256},
+        "training": asdict(cfg),
+        "training_seconds": round(result.seconds, 1),
+        "metrics": result.metrics,
+        "history": [asdict(h) for h in result.history],
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m autoreg.train seq`` (one per TrainConfig field, plus --out)."""
+    defaults = TrainConfig()
+    parser.add_argument("--out", required=True, help="checkpoint path, e.g. assets/lstm-char")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    for name, value in asdict(defaults).items():
+        flag = "--" + name.replace("_", "-")
+        kwargs: dict = {"default": value, "type": type(value)}
+        if name == "corpus":
+            kwargs["help"] = f"one of {corpora.list_corpora()} or a path to a UTF-8 text file"
+        parser.add_argument(flag, dest=name, **kwargs)
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI: train, print progress and per-epoch bits/token, checkpoint every epoch."""
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    fields = {k: getattr(args, k) for k in asdict(TrainConfig())}
+    cfg = TrainConfig(**fields)
+    if cfg.corpus in corpora.CORPORA:
+        text = corpora.load_corpus(cfg.corpus)
+    else:
+        path = Path(cfg.corpus)
+        if not path.exists():
+            raise SystemExit(f"Unknown corpus {cfg.corpus!r}: not registered and not a file.")
+        text = corpora.text_from_bytes(path.read_bytes())
+        cfg = replace(cfg, corpus=path.name)
+    sha = corpora.sha256(text)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    t0 = time.perf_counter()
+
+    tty = sys.stdout.isatty()  # a redrawn bar on a terminal, a line every 50 steps in a log
+
+    def on_step(s: StepInfo) -> None:
+        if s.step % (10 if tty else 50) == 0 or s.step == s.total_steps:
+            done = int(30 * s.step / s.total_steps)
+            print(
+                ("\r" if tty else "") + f"[{'#' * done}{'.' * (30 - done)}] "
+                f"step {s.step}/{s.total_steps} epoch {s.epoch} loss {s.loss:.3f} bits "
+                f"lr {s.lr:.2e} {s.step_time * 1000:.0f} ms/step",
+                end="" if tty else "\n",
+                flush=True,
+            )
+
+    def on_epoch(e: EpochInfo, model: SequenceModel) -> None:
+        print(
+            ("\n" if tty else "") + f"epoch {e.epoch}: train {e.train_bits:.4f} bits/token, "
+            f"val {e.val_bits:.4f} bits/token, {e.elapsed:.0f} s",
+            flush=True,
+        )
+        partial = TrainResult(model=model, seconds=time.perf_counter() - t0)
+        partial.metrics = {"val_bits_per_token": e.val_bits, "epochs_done": e.epoch}
+        save_model(args.out, model, **card_extras(cfg, partial, sha))
+
+    try:
+        result = train(cfg, text, on_step=on_step, on_epoch=on_epoch, stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    save_model(args.out, result.model, **card_extras(cfg, result, sha))
+    m = result.metrics
+    print(
+        ("\n" if tty else "") + f"saved {args.out}: val {m['val_bits_per_token']:.4f} bits/token "
+        f"(unigram {m['unigram_bits_per_token']:.4f}, bigram {m['bigram_bits_per_token']:.4f}), "
+        f"{result.seconds:.0f} s" + (" (stopped early)" if result.stopped_early else ""),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # same as ``python -m autoreg.train seq ...``
+    _parser = argparse.ArgumentParser(prog="python -m autoreg.train seq", description=__doc__)
+    add_arguments(_parser)
+    sys.exit(main(_parser.parse_args()))
