@@ -1,0 +1,36 @@
+"""autoreg: the app frame. Page config, the shared sidebar, and the navigation.
+
+Pages are registered in ``autoreg/ui/registry.py``; this file only turns that list
+into ``st.Page`` objects, so the menu, the Home page and the tests never disagree.
+"""
+
+import streamlit as st
+
+from autoreg.pretrained import ASSETS
+from autoreg.ui import chrome
+from autoreg.ui.registry import pages_by_section
+
+st.set_page_config(
+    page_title="autoreg: inside autoregressive models",
+    page_icon=str(ASSETS / "icon.png"),  # local file: no icon CDN offline
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+navigation = st.navigation(
+    {
+        section: [
+            st.Page(
+                spec.path,
+                title=spec.title,
+                icon=spec.icon,
+                url_path=spec.url_path,
+                default=spec.url_path == "home",
+            )
+            for spec in specs
+        ]
+        for section, specs in pages_by_section().items()
+    }
+)
+chrome.sidebar()
+navigation.run()

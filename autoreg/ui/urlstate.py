@@ -1,0 +1,57 @@
+"""Page state in the URL, so a copied link reopens the same view.
+
+Streamlit 1.67 widgets take ``bind="query-params"``: the widget's key becomes a query
+parameter, the URL follows the widget, and a value in the URL initialises the widget.
+Streamlit silently drops a URL value the widget cannot take (an unknown model, a step
+past the end). A teacher who shares a stale link deserves to know, so ``url_widget``
+compares what the URL asked for with what the widget took and says so on the page.
+
+Keys are page-prefixed (``step_model``, ``gen_temp``) so pages never collide.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+_NOTICES = "_url_notices"
+
+
+def same_value(raw: str, value: Any) -> bool:
+    """Whether a raw URL string denotes the widget value (``"0.50"`` is ``0.5``)."""
+    if isinstance(value, bool):
+        return raw.lower() in (("true", "1", "on") if value else ("false", "0", "off"))
+    if isinstance(value, int | float):
+        try:
+            return math.isclose(float(raw), float(value), rel_tol=1e-9, abs_tol=1e-9)
+        except ValueError:
+            return False
+    if isinstance(value, list | tuple):
+        return False if len(value) != 1 else same_value(raw, value[0])
+    return raw == str(value)
+
+
+def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **kwargs: Any) -> Any:
+    """Create ``widget(label, *args, key=key, bind="query-params", **kwargs)``.
+
+    When the widget is created fresh from a URL value that it could not take, a notice
+    naming the parameter and the value used instead is shown by ``show_url_notices``.
+    """
+    fresh = key not in st.session_state
+    raw = st.query_params.get(key) if fresh else None
+    value = widget(label, *args, key=key, bind="query-params", **kwargs)
+    if raw is not None and not same_value(raw, value):
+        st.session_state.setdefault(_NOTICES, []).append(
+            f"The link asked for {key}={raw!r}, which this page cannot show; "
+            f"using {value!r} instead."
+        )
+    return value
+
+
+def show_url_notices() -> None:
+    """Show (once) the notices collected by ``url_widget`` during this run."""
+    for note in st.session_state.pop(_NOTICES, []):
+        st.warning(note, icon=":material/link_off:")

@@ -1,0 +1,183 @@
+"""Real-browser fixtures: a ``streamlit run`` server on a loopback port and Debian's chromium.
+
+The server runs the real ``app.py`` exactly as ``make run`` does, except that it binds a
+free port on 127.0.0.1 and never watches files. Browser tests skip when chromium is
+missing, except under ``CI=true``, where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Opening a page URL directly makes Streamlit probe <page>/_stcore/health and host-config
+# first; those two 404s are the framework's, not ours.
+FRAMEWORK_PROBES = ("/_stcore/health", "/_stcore/host-config")
+VIEWPORT = {"width": 1440, "height": 1000}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        message = "Debian's chromium is not on PATH (make test installs it as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; under CI=true a missing browser is a failure")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_server(chromium_path) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL."""
+    port = _free_port()
+    log_path = ROOT / "tests" / "artifacts" / "server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless", "true",
+            "--server.address", "127.0.0.1",
+            "--server.port", str(port),
+            "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start; see {log_path}")
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class Console:
+    """Browser console errors and uncaught page errors seen by one page."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, msg) -> None:
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        if any(probe in url for probe in FRAMEWORK_PROBES):
+            return
+        self.errors.append(f"{msg.text} ({url})")
+
+    def on_page_error(self, exc) -> None:
+        self.errors.append(f"page error: {exc}")
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page; ``page.console.errors`` collects errors."""
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    pg = context.new_page()
+    console = Console()
+    pg.on("console", console.on_console)
+    pg.on("pageerror", console.on_page_error)
+    pg.console = console
+    yield pg
+    context.close()
+
+
+def wait_idle(page, timeout: float = 90_000) -> None:
+    """Wait until Streamlit is connected, its script is not running, and nothing loads."""
+    page.wait_for_selector(
+        "[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=timeout
+    )
+    page.wait_for_selector(
+        "[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout
+    )
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=stSkeleton]').length === 0", timeout=timeout
+    )
+    page.wait_for_timeout(300)
+
+
+def open_app(page, base: str, url_path: str, query: str = "") -> None:
+    """Navigate to a page of the app and wait until it is idle."""
+    path = "" if url_path == "home" else url_path
+    page.goto(f"{base}/{path}{'?' + query if query else ''}", wait_until="domcontentloaded")
+    wait_idle(page)
+
+
+def assert_clean(page) -> None:
+    """No exception box on the page and no console error."""
+    boxes = page.get_by_test_id("stException")
+    assert boxes.count() == 0, boxes.first.inner_text()
+    assert not page.console.errors, page.console.errors
+
+
+def screenshot(page, path, max_height: int = 7000) -> None:
+    """Save a screenshot of the whole page.
+
+    Streamlit scrolls inside its main container, so Playwright's ``full_page`` sees only
+    the viewport; grow the viewport to the content's height instead, then restore it.
+    """
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+        "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 0)"
+    )
+    size = page.viewport_size
+    page.set_viewport_size(
+        {"width": size["width"], "height": max(size["height"], min(height + 80, max_height))}
+    )
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)

@@ -1,0 +1,49 @@
+"""Every registered page opens in real Chromium with no exception and no console error.
+
+Each page's full-page screenshot is saved to ``tests/artifacts/<url_path>.png``; look at
+them before calling a page done.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autoreg.ui.registry import PAGES
+from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("spec", PAGES, ids=[p.url_path for p in PAGES])
+def test_page_opens_clean(app_server, page, artifacts_dir, spec):
+    open_app(page, app_server, spec.url_path)
+    assert page.get_by_test_id("stHeading").count() > 0, "page shows no heading"
+    assert_clean(page)
+    screenshot(page, artifacts_dir / f"{spec.url_path}.png")
+
+
+def test_sidebar_links_reach_every_page(app_server, page):
+    if len(PAGES) < 2:
+        pytest.skip("with a single page Streamlit shows no menu")
+    open_app(page, app_server, "home")
+    for spec in PAGES:
+        page.get_by_test_id("stSidebarNav").get_by_text(spec.title, exact=True).click()
+        wait_idle(page)
+        expected = "" if spec.url_path == "home" else spec.url_path
+        assert page.url.rstrip("/").endswith(f"/{expected}".rstrip("/")), page.url
+        assert_clean(page)
+
+
+def test_presenter_mode_enlarges_type_and_lives_in_the_url(app_server, page, artifacts_dir):
+    open_app(page, app_server, "home")
+    before = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    page.get_by_test_id("stSidebar").get_by_text("Presenter mode").click()
+    wait_idle(page)
+    after = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert after > before
+    assert "presenter=true" in page.url
+    page.screenshot(path=str(artifacts_dir / "home-presenter.png"), full_page=False)
+    open_app(page, app_server, "home", "presenter=true")
+    reopened = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert reopened == after
+    assert_clean(page)
