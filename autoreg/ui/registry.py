@@ -65,3 +65,10 @@ def page_spec(url_path: str) -> PageSpec:
         if spec.url_path == url_path:
             return spec
     raise ValueError(f"No page {url_path!r}; registered: {[p.url_path for p in PAGES]}.")
+
+
+def pages_markdown() -> str:
+    """The README's page table, generated from the registry (a test keeps them in sync)."""
+    lines = ["| Section | Page | What it shows |", "|---|---|---|"]
+    lines += [f"| {p.section} | {p.title} | {p.blurb} |" for p in PAGES]
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""The README stays true: it opens with the two commands and lists every registered page."""
+
+from __future__ import annotations
+
+from autoreg.ui.registry import pages_markdown
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_opens_with_the_two_commands():
+    head = README[:400]
+    assert "make run" in head and "make test" in head
+    assert head.index("make run") < head.index("make test")
+
+
+def test_readme_page_table_matches_the_registry():
+    start = README.index("<!-- pages:start -->") + len("<!-- pages:start -->")
+    end = README.index("<!-- pages:end -->")
+    assert README[start:end].strip() == pages_markdown(), (
+        "README page table is stale; paste autoreg.ui.registry.pages_markdown() into it"
+    )
+
+
+def test_readme_images_exist():
+    import re
+
+    for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
+        assert (ROOT / path).is_file(), path
