@@ -46,6 +46,22 @@ PAGES: tuple[PageSpec, ...] = (
         "Start",
         "What an autoregressive model is, and where to look first.",
     ),
+    PageSpec(
+        "pages/step.py",
+        "Step through",
+        ":material/step_over:",
+        "step",
+        "Sequences",
+        "Read a text token by token: hidden and cell states, every gate, the next-token guess.",
+    ),
+    PageSpec(
+        "pages/memory.py",
+        "Memory",
+        ":material/memory:",
+        "memory",
+        "Sequences",
+        "Why LSTM and GRU exist: vanishing gradients, long lags, gates that hold a token.",
+    ),
 )
 
 

@@ -1,0 +1,195 @@
+"""Streamlit glue of the Memory page: which models to compare, and cached measurements.
+
+Measurements on shipped models are cached for every session (they are pure functions of
+model names, text and seed); measurements on this session's own models are recomputed
+(they are fast: one forward or one backward pass).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from autoreg import cells, memory
+from autoreg.sequence import CELLS
+from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
+from autoreg.ui.sequences import is_char_model
+
+LAGS = [1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 80]
+DEPTHS = list(range(1, 25))
+
+
+def _task(card: dict) -> str | None:
+    corpus = card.get("corpus") or {}
+    return corpus.get("name") if isinstance(corpus, dict) else corpus
+
+
+def _cell_is(cell: str):
+    return lambda card: (card.get("config") or {}).get("cell") == cell
+
+
+def char_model_pickers(show: bool) -> dict[str, str | None]:
+    """One character model per cell: ``{cell}-char-pydocs`` if shipped, else the first one.
+
+    With ``show`` the user can pick another one (e.g. a model trained in this session).
+    """
+    chosen: dict[str, str | None] = {}
+    cols = st.columns(3) if show else [None] * 3
+    for cell, col in zip(CELLS, cols, strict=True):
+        names = model_names("sequence", lambda c, cell=cell: is_char_model(c) and _cell_is(cell)(c))
+        if not names:
+            chosen[cell] = None
+            continue
+        preferred = f"{cell}-char-pydocs"
+        index = names.index(preferred) if preferred in names else 0
+        if col is None:
+            chosen[cell] = names[index]
+        else:
+            with col:
+                chosen[cell] = st.selectbox(
+                    f"{cell.upper()} model",
+                    names,
+                    index=index,
+                    key=f"memory_model_{cell}",
+                    format_func=model_label,
+                )
+    return chosen
+
+
+def task_models(task: str) -> dict[str, str]:
+    """The shipped models of one synthetic task, by cell: ``{"rnn": "rnn-recall", ...}``."""
+    out = {}
+    for cell in CELLS:
+        names = [n for n in model_names("sequence", _cell_is(cell)) if not n.startswith("session")]
+        names = [n for n in names if _task(model_card(n)) == task]
+        if names:
+            out[cell] = f"{cell}-{task}" if f"{cell}-{task}" in names else names[0]
+    return out
+
+
+def _shared(names) -> bool:
+    return not any(n.startswith(SESSION_PREFIX) for n in names)
+
+
+@st.cache_data(show_spinner="Back-propagating through three models…", max_entries=64)
+def _influence_cached(names: tuple[str, ...], text: str, target: int) -> dict[str, np.ndarray]:
+    return _influence(names, text, target)
+
+
+def _influence(names: tuple[str, ...], text: str, target: int) -> dict[str, np.ndarray]:
+    out = {}
+    for name in names:
+        model = get_model(name)
+        norms = memory.gradient_influence(model, model.encode(text), target)
+        out[model.cell] = memory.relative_influence(norms)
+    return out
+
+
+def influence(names: list[str], text: str, target: int) -> dict[str, np.ndarray]:
+    """Relative gradient influence of every input before ``target``, per cell."""
+    key = tuple(names)
+    return _influence_cached(key, text, target) if _shared(key) else _influence(key, text, target)
+
+
+@st.cache_data(show_spinner="Scoring fresh recall lines…", max_entries=32)
+def recall_curves(names: tuple[str, ...], n: int, seed: int) -> dict[str, np.ndarray]:
+    """Accuracy against ``LAGS`` for each shipped recall model, on fresh seeded lines."""
+    return {get_model(m).cell: memory.recall_curve(get_model(m), LAGS, n, seed) for m in names}
+
+
+@st.cache_data(show_spinner="Counting brackets…", max_entries=32)
+def brackets_curves(names: tuple[str, ...], reps: int, seed: int) -> dict[str, np.ndarray]:
+    """Accuracy against ``DEPTHS`` for each shipped aⁿbⁿ model."""
+    return {
+        get_model(m).cell: memory.brackets_curve(get_model(m), DEPTHS, reps, seed) for m in names
+    }
+
+
+@st.cache_data(show_spinner=False)
+def trained_range(name: str) -> int | None:
+    """The longest lag / deepest n in the training text of a task model (None if unknown)."""
+    corpus = model_card(name).get("corpus") or {}
+    try:
+        return memory.training_range(corpus.get("name"), corpus.get("sha256"))
+    except ValueError:
+        return None
+
+
+@st.cache_resource(show_spinner="Reading the same digits after every letter…", max_entries=32)
+def holding(name: str, lag: int, seed: int, letter: str) -> memory.Holding:
+    """Traces of one recall line per letter (shared, read-only)."""
+    return memory.holding_units(get_model(name), lag, seed, letter)
+
+
+@st.cache_data(show_spinner=False)
+def toy_runs(seed: int) -> list[cells.ToyRun]:
+    return [cells.toy_cell(v, seed=seed) for v in cells.TOY_VARIANTS]
+
+
+def toy_table(runs: list[cells.ToyRun]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "functions": [r.name for r in runs],
+            "memory kept (corr. written vs. end)": [round(r.retention, 3) for r in runs],
+            "largest |c|": [f"{r.max_abs:.3g}" for r in runs],
+            "negative values written": [f"{r.negative_share:.0%}" for r in runs],
+        }
+    )
+
+
+def params_table(names: list[str]) -> pd.DataFrame:
+    """Parameter counts read from each model beside the formulas, and validation bits."""
+    rows = []
+    for name in names:
+        model, card = get_model(name), model_card(name)
+        c = model.config
+        real = cells.param_breakdown(model)
+        formula = cells.model_params_formula(
+            c.cell, c.vocab_size, c.embed_size, c.hidden_size, c.num_layers
+        )
+        textbook = cells.recurrent_params(
+            c.cell, c.embed_size, c.hidden_size, c.num_layers, biases=1
+        )
+        bits = (card.get("metrics") or {}).get("val_bits_per_token")
+        rows.append(
+            {
+                "model": model_label(name),
+                "cell": c.cell.upper(),
+                "V, E, H": f"{c.vocab_size}, {c.embed_size}, {c.hidden_size}",
+                "recurrent (model)": real["recurrent"],
+                "recurrent (formula, 2 biases)": formula["recurrent"],
+                "textbook (1 bias)": textbook,
+                "total (model)": real["total"],
+                "total (formula)": formula["total"],
+                "val bits/char": None if bits is None else round(bits, 3),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+EQUATIONS = {
+    "RNN": r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})",
+    "LSTM": r"\begin{aligned} i,f,o &= \sigma(W x_t + U h_{t-1} + b)\\ g &= \tanh(W_g x_t "
+    r"+ U_g h_{t-1} + b_g)\\ c_t &= f \odot c_{t-1} + i \odot g\\ h_t &= o \odot "
+    r"\tanh(c_t) \end{aligned}",
+    "GRU": r"\begin{aligned} r,z &= \sigma(W x_t + U h_{t-1} + b)\\ n &= \tanh(W_n x_t + "
+    r"b_{in} + r \odot (U_n h_{t-1} + b_{hn}))\\ h_t &= (1-z) \odot n + z \odot "
+    r"h_{t-1} \end{aligned}",
+}
+
+
+def cell_equations() -> None:
+    """The three cells' equations side by side, then the parameter-count formula."""
+    for col, (name, tex) in zip(st.columns(3), EQUATIONS.items(), strict=True):
+        col.markdown(f"**{name}**")
+        col.latex(tex)
+    st.latex(
+        r"\text{recurrent weights} = k\,H\,(E + H + 2),\quad k = 1\ (\text{RNN}),\ "
+        r"3\ (\text{GRU}),\ 4\ (\text{LSTM})"
+    )
+    st.markdown(
+        "Textbooks count one bias, $kH(E+H+1)$; PyTorch keeps two ($b_{ih}$ and $b_{hh}$). "
+        "For the RNN and LSTM they are always added, so one is redundant; in the GRU, "
+        "$b_{hn}$ sits inside $r \\odot (\\cdot)$ and is not. Counted from the real models:"
+    )

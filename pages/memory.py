@@ -1,0 +1,247 @@
+"""Memory: why LSTM and GRU exist. Vanishing gradients, long lags, gates that hold a token."""
+
+import numpy as np
+import streamlit as st
+
+from autoreg import cells
+from autoreg.memory import RECALL_LETTERS
+from autoreg.ui import memory as ui
+from autoreg.ui.chrome import presenting
+from autoreg.ui.sequences import get_trace, text_input
+from autoreg.ui.urlstate import show_url_notices, url_widget
+from autoreg.viz import memory as viz
+from autoreg.viz.common import token_label
+
+st.title("Memory: why LSTM and GRU exist")
+st.markdown(
+    "A plain RNN forgets: the signal from an old input shrinks at every step. Gates give "
+    "the network a path along which it can keep a value as long as it needs. Here it is, "
+    "measured on the shipped models."
+)
+full = not presenting()
+
+# 1. Gradient influence ---------------------------------------------------------------
+st.header("1. How far back can a prediction still be moved?")
+models = ui.char_model_pickers(show=full)
+missing = [c.upper() for c, name in models.items() if name is None]
+text = text_input("memory")
+st.latex(
+    r"\text{influence}(t) = \frac{\lVert \partial \log p(x_T \mid x_{<T}) / \partial e_t "
+    r"\rVert_2}{\lVert \partial \log p(x_T \mid x_{<T}) / \partial e_{T-1} \rVert_2},"
+    r"\quad t < T"
+)
+st.markdown(
+    "$e_t$ is the embedding vector of input character $t$. The gradient is exact "
+    "(autograd through each model's own recurrent layer). **Normalised** by the newest "
+    "input's value, so every cell starts at 1 and the curves compare how fast influence "
+    "decays, not the models' overall scale."
+)
+if missing:
+    st.info(
+        f"No character-level {', '.join(missing)} model is installed, so this part "
+        "compares the cells that are."
+    )
+names = [n for n in models.values() if n is not None]
+if names:
+    n_chars = len(text)
+    if st.session_state.get("memory_target", 0) > n_chars - 1:
+        st.session_state["memory_target"] = n_chars - 1
+    target = url_widget(
+        st.slider,
+        "Predicted character T (position in the text)",
+        1,
+        max(n_chars - 1, 2),
+        value=n_chars - 1,
+        key="memory_target",
+    )
+    target = min(target, n_chars - 1)
+    infl = ui.influence(names, text, target)
+    st.caption(
+        f"Predicting {token_label(text[target])!r} at position {target} from the "
+        f"{target} characters before it."
+    )
+    st.plotly_chart(
+        viz.influence_lines(list(text[:target]), infl), width="stretch", key="memory_lines"
+    )
+    window = (
+        url_widget(
+            st.slider, "Characters shown in the strips", 20, 120, value=60, key="memory_window"
+        )
+        if full
+        else 60
+    )
+    lo = max(0, target - window)
+    st.plotly_chart(
+        viz.influence_strips(list(text[lo:target]), {c: v[lo:] for c, v in infl.items()}),
+        width="stretch",
+        key="memory_strips",
+    )
+    back = min(50, target)
+    st.markdown(
+        f"Influence of the input **{back} steps back**: "
+        + ", ".join(f"{c.upper()} {v[target - back]:.1e}" for c, v in infl.items())
+        + "."
+    )
+
+# 2. Long-range tasks -----------------------------------------------------------------
+st.header("2. Remember a letter across a lag; count a's to close the b's")
+st.markdown(
+    "**Recall:** each line is a letter, $L$ random digits, `=`, and the same letter "
+    "(`c3805=c`). Only a network that carries the letter across $L$ steps can get the "
+    "last character right. **Counting:** lines $a^n b^n$; after the first $b$ every "
+    "character is forced, if the network has counted the $a$'s."
+)
+c1, c2 = st.columns(2)
+seed = c1.number_input("Seed (fresh sequences)", 0, 10_000, value=0, key="memory_seed")
+n_lines = (
+    url_widget(
+        c2.select_slider,
+        "Lines per lag",
+        [50, 100, 200, 400],
+        value=200,
+        key="memory_lines_per_lag",
+    )
+    if full
+    else 200
+)
+left, right = st.columns(2)
+recall = ui.task_models("recall")
+if recall:
+    acc = ui.recall_curves(tuple(recall.values()), int(n_lines), int(seed))
+    with left:
+        st.plotly_chart(
+            viz.accuracy_curves(
+                ui.LAGS,
+                acc,
+                chance=1 / len(RECALL_LETTERS),
+                trained_up_to=ui.trained_range(next(iter(recall.values()))),
+                title="Recall accuracy against the lag L",
+            ),
+            width="stretch",
+            key="memory_recall",
+        )
+        st.caption(
+            " · ".join(
+                f"{c.upper()}: "
+                + ", ".join(
+                    f"L={L} {a:.2f}" for L, a in zip(ui.LAGS, v, strict=True) if L in (10, 40, 80)
+                )
+                for c, v in acc.items()
+            )
+        )
+else:
+    left.info("No recall task model is installed.")
+brackets = ui.task_models("brackets")
+if brackets:
+    bacc = ui.brackets_curves(tuple(brackets.values()), 10, int(seed))
+    with right:
+        st.plotly_chart(
+            viz.accuracy_curves(
+                ui.DEPTHS,
+                bacc,
+                x_title="n (lines aⁿbⁿ)",
+                trained_up_to=ui.trained_range(next(iter(brackets.values()))),
+                title="aⁿbⁿ: whole forced part right, against n",
+            ),
+            width="stretch",
+            key="memory_brackets",
+        )
+else:
+    right.info("No aⁿbⁿ task model is installed.")
+
+# 3. Gates in numbers ------------------------------------------------------------------
+st.header("3. The gate that holds the letter")
+st.markdown(
+    "The same digits are read after each of the 8 letters. Units whose state at `=` "
+    "differs between letters carry the letter (★: largest spread × mean gate over the "
+    "digits). LSTM: forget gate $f$ near 1 keeps $c$. GRU (PyTorch's convention): "
+    "$h_t = (1-z)\\,n_t + z\\,h_{t-1}$, so update gate $z$ **near 1 keeps** the old state."
+)
+c1, c2 = st.columns(2)
+lag = url_widget(c1.slider, "Lag L", 1, 60, value=20, key="memory_lag")
+letter = url_widget(c2.selectbox, "Letter", list(RECALL_LETTERS), index=2, key="memory_letter")
+gated = {c: n for c, n in recall.items() if c in ("lstm", "gru")}
+for col, (cell, name) in zip(st.columns(max(len(gated), 1)), gated.items(), strict=False):
+    h = ui.holding(name, int(lag), int(seed), letter)
+    state = "c" if cell == "lstm" else "h"
+    with col:
+        st.plotly_chart(
+            viz.gate_over_time(
+                h.trace.tokens,
+                h.trace.gates[h.gate][:, -1, :],
+                h.order[:12],
+                h.states,
+                RECALL_LETTERS,
+                h.held_unit,
+                gate_name=h.gate,
+                state_name=state,
+                title=f"{cell.upper()}: {h.gate} gate, 12 units carrying the most letter",
+            ),
+            width="stretch",
+            key=f"memory_gate_{cell}",
+        )
+        mean = h.gate_mean[h.order[:12]]
+        st.caption(
+            f"Mean {h.gate} gate over the digits: unit ★{h.held_unit} "
+            f"{h.gate_mean[h.held_unit]:.3f}; top-12 units {mean.min():.2f}–"
+            f"{mean.max():.2f}."
+        )
+
+# 4. Sigmoid and tanh ------------------------------------------------------------------
+st.header("4. Why a gate is a sigmoid and a candidate a tanh")
+st.latex(
+    r"\sigma(x) = \frac{1}{1+e^{-x}} \in (0,1), \qquad \tanh(x) = 2\sigma(2x) - 1 "
+    r"\in (-1, 1)"
+)
+x = np.linspace(-6, 6, 241)
+curves = cells.activation_curves(x)
+gap = np.abs(curves["tanh"] - (2 * cells.sigmoid(2 * x) - 1)).max()
+c1, c2 = st.columns(2)
+c1.plotly_chart(
+    viz.activation_figure(x, curves, title="The two curves and their slopes"),
+    width="stretch",
+    key="memory_curves",
+)
+hist_cell = url_widget(
+    c2.radio,
+    "Values from",
+    ["lstm", "gru"],
+    horizontal=True,
+    key="memory_hist_cell",
+    format_func=str.upper,
+)
+if models.get(hist_cell):
+    tr = get_trace(models[hist_cell], text)
+    c2.plotly_chart(
+        viz.value_histograms(
+            tr.gates, title=f"{hist_cell.upper()} on the text above: gates and candidate"
+        ),
+        width="stretch",
+        key="memory_hist",
+    )
+runs = ui.toy_runs(int(seed))
+st.plotly_chart(
+    viz.toy_cell_figure(
+        runs, title="Toy cell c = f·c + i·g: write 10 steps (shaded), then hold 60"
+    ),
+    width="stretch",
+    key="memory_toy",
+)
+st.dataframe(ui.toy_table(runs), hide_index=True, width="stretch")
+st.markdown(
+    f"**Would one function do?** As a shape, yes: tanh is a stretched sigmoid (largest "
+    f"difference from $2\\sigma(2x)-1$ here: {gap:.1e}). What matters is the **range**. "
+    "A gate multiplies, so it must live in (0, 1): a saturated sigmoid is a clean *closed* "
+    "(0) or *open* (1). With tanh gates a strongly 'closed' input gate is −1 and writes "
+    "the negated candidate every step, burying the memory; with a (0, 2) gate the state "
+    "explodes. A candidate is added, so it must be signed: a sigmoid candidate can only "
+    "push $c$ up and never writes a negative value."
+)
+
+# 5. The three cells side by side ------------------------------------------------------
+st.header("5. The three cells side by side")
+ui.cell_equations()
+table_names = names + [n for n in recall.values()]
+if table_names:
+    st.dataframe(ui.params_table(table_names), hide_index=True, width="stretch")
+show_url_notices()
