@@ -1,0 +1,294 @@
+"""Streamlit side of the Train page: settings widgets, the live run panel, checkpoints.
+
+The run itself is an ``autoreg.jobs.TrainingJob`` (a daemon thread, no Streamlit inside)
+kept in this session's ``st.session_state``; a fragment with ``run_every`` polls it, so
+clicking elsewhere or visiting another page never interrupts training. When the run
+ends, ``adopt_finished_run`` (called by the page and by the app frame on every page)
+adds the model to this session's model lists through ``autoreg.ui.models``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import streamlit as st
+
+from autoreg import corpora, lab
+from autoreg.jobs import SLOTS, TrainingJob
+from autoreg.ui.chrome import presenting
+from autoreg.ui.models import add_session_model
+from autoreg.ui.urlstate import url_widget
+from autoreg.viz.train import image_grid, loss_figure
+
+RUN = "train_run"  # session_state: the current Run
+ADOPTED = "train_adopted"  # session_state: job id -> registered model name
+RUN_COUNT = "train_run_count"
+POLL_SECONDS = 1.0
+UPLOAD_TEXT = "Upload a text file"
+UPLOAD_RECIPES = "Upload recipe JSON (the book's format)"
+PIXEL_SIZES = {"mnist-5k": [8, 12, 14, 16, 20, 28], "digits-8x8": [4, 6, 8]}
+KIND_NAMES = {"pixelcnn": "PixelCNN", "gated": "Gated PixelCNN"}
+USED_BY = {"sequence": ("step", "units", "generate", "memory"), "pixelcnn": ("pixels", "masks")}
+
+
+@dataclass
+class Run:
+    """One training run of this session and how to draw it."""
+
+    job: TrainingJob
+    kind: str  # "sequence" | "pixelcnn"
+    unit: str  # "bits/token" | "bits/pixel"
+    val_name: str  # "validation" | "test"
+    reference: tuple[str, float]  # the uniform guess, drawn as a dashed line
+    levels: int = 0  # PixelCNN levels, for the sample grid
+
+
+@st.cache_resource(show_spinner="Loading the corpus…", max_entries=8)
+def corpus_text(name: str) -> str:
+    """A shipped corpus (read-only, shared by sessions)."""
+    return corpora.load_corpus(name)
+
+
+def current_run() -> Run | None:
+    return st.session_state.get(RUN)
+
+
+def _next_number() -> int:
+    st.session_state[RUN_COUNT] = st.session_state.get(RUN_COUNT, 0) + 1
+    return st.session_state[RUN_COUNT]
+
+
+def start_sequence_run(spec: lab.SequenceSpec, text: str, source: str) -> Run:
+    """Check the caps, then start a sequence-model run in the background."""
+    task = lab.sequence_task(spec, text, source)  # raises ValueError on a broken cap
+    vocab = lab.vocabulary(text[: lab.MAX_TRAIN_CHARS], spec.tokenizer, spec.max_vocab)
+    job = TrainingJob(task, lab.run_label(spec, source, _next_number())).start()
+    run = Run(job, "sequence", "bits/token", "validation", ("uniform guess", math.log2(vocab)))
+    st.session_state[RUN] = run
+    return run
+
+
+def start_pixel_run(spec: lab.PixelSpec) -> Run:
+    """Check the caps, then start a PixelCNN run in the background."""
+    task = lab.pixel_task(spec)
+    job = TrainingJob(task, lab.run_label(spec, spec.dataset, _next_number())).start()
+    ref = ("uniform guess", math.log2(spec.levels))
+    run = Run(job, "pixelcnn", "bits/pixel", "test", ref, levels=spec.levels)
+    st.session_state[RUN] = run
+    return run
+
+
+def adopt_finished_run() -> str | None:
+    """Add the finished run's model to this session's model lists (once); its name."""
+    run = current_run()
+    if run is None or run.job.result is None or not run.job.finished:
+        return None
+    adopted = st.session_state.setdefault(ADOPTED, {})
+    if run.job.id not in adopted:
+        result = run.job.result
+        adopted[run.job.id] = add_session_model(run.job.label, result.model, result.card)
+    return adopted[run.job.id]
+
+
+def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
+    """Widgets for a sequence-model run: (spec, text, source name), or None without text."""
+    sources = [*corpora.list_corpora(), UPLOAD_TEXT, UPLOAD_RECIPES]
+    source = url_widget(
+        st.selectbox,
+        "Text to learn",
+        sources,
+        key="train_corpus",
+        format_func=lambda s: (
+            f"{s}: {corpora.CORPORA[s].description}" if s in corpora.CORPORA else s
+        ),
+    )
+    c1, c2, c3 = st.columns(3)
+    cell = url_widget(
+        c1.segmented_control,
+        "Cell",
+        ["rnn", "lstm", "gru"],
+        default="lstm",
+        key="train_cell",
+        required=True,
+        format_func=str.upper,
+    )
+    tokens = url_widget(
+        c2.segmented_control,
+        "Tokens",
+        ["char", "word"],
+        default="char",
+        key="train_tokens",
+        required=True,
+    )
+    layers = url_widget(
+        c3.segmented_control, "Layers", [1, 2, 3], default=1, key="train_layers", required=True
+    )
+    c1, c2, c3 = st.columns(3)
+    hidden = url_widget(
+        c1.select_slider, "Hidden units", [16, 32, 64, 128, 256, 512], value=128, key="train_hidden"
+    )
+    embed = url_widget(
+        c2.select_slider, "Embedding size", [8, 16, 32, 64, 100, 128], value=32, key="train_embed"
+    )
+    epochs = url_widget(c3.slider, "Epochs", 1, lab.MAX_EPOCHS, 8, key="train_epochs")
+    spec = lab.SequenceSpec(
+        cell=cell,
+        tokenizer=tokens,
+        embed_size=embed,
+        hidden_size=hidden,
+        num_layers=layers,
+        epochs=epochs,
+    )
+    if not presenting():
+        with st.expander("More settings"):
+            c1, c2, c3 = st.columns(3)
+            lr = c1.select_slider(
+                "Learning rate",
+                [3e-4, 1e-3, 3e-3, 1e-2],
+                value=3e-3,
+                key="train_lr",
+                format_func=lambda v: f"{v:g}",
+            )
+            bptt = c2.select_slider(
+                "Tokens per BPTT window", [16, 32, 64, 128], value=64, key="train_bptt"
+            )
+            vocab = c3.select_slider(
+                "Word vocabulary cap",
+                [500, 1000, 2000, 5000, 10000],
+                value=5000,
+                key="train_max_vocab",
+            )
+            spec = lab.SequenceSpec(
+                **{**lab.spec_dict(spec), "lr": lr, "bptt": bptt, "max_vocab": vocab}
+            )
+    if source in corpora.CORPORA:
+        return spec, corpus_text(source), source
+    summary = text_upload(recipes=source == UPLOAD_RECIPES)
+    if summary is None:
+        return None
+    return spec, summary.text, "recipes" if source == UPLOAD_RECIPES else "upload"
+
+
+def text_upload(recipes: bool) -> lab.TextSummary | None:
+    """An uploader whose file is checked and described before any training."""
+    label = "Recipe JSON file" if recipes else "UTF-8 text file"
+    data = st.file_uploader(
+        label,
+        type=["json"] if recipes else None,
+        key=f"train_upload_{'recipes' if recipes else 'text'}",
+    )
+    if data is None:
+        st.info(f"Upload a {label.lower()} (up to {corpora.MAX_USER_BYTES // 2**20} MB).")
+        return None
+    try:
+        s = lab.inspect_upload(data.getvalue(), recipes=recipes)
+    except ValueError as exc:
+        st.error(f"{data.name}: {exc}", icon=":material/error:")
+        return None
+    c = st.columns(4)
+    c[0].metric("Size", f"{s.n_bytes / 1024:,.1f} KB")
+    c[1].metric("Characters", f"{s.n_chars:,}", help=f"{s.n_chars_used:,} used for training")
+    c[2].metric("Distinct characters", s.n_distinct_chars, help="the char-level vocabulary")
+    c[3].metric("Distinct words", f"{s.n_distinct_words:,}", help=f"of {s.n_words:,} words")
+    st.caption("Preview of the first characters:")
+    st.code(s.preview, language=None, wrap_lines=True)
+    return s
+
+
+def pixel_settings() -> lab.PixelSpec:
+    """Widgets for a PixelCNN run."""
+    c1, c2 = st.columns(2)
+    kind = url_widget(
+        c1.segmented_control,
+        "Model",
+        ["pixelcnn", "gated"],
+        default="pixelcnn",
+        key="train_pixel_kind",
+        required=True,
+        format_func=KIND_NAMES.get,
+    )
+    dataset = url_widget(
+        c2.segmented_control,
+        "Images",
+        list(PIXEL_SIZES),
+        default="mnist-5k",
+        key="train_dataset",
+        required=True,
+    )
+    sizes = PIXEL_SIZES[dataset]
+    c1, c2, c3, c4 = st.columns(4)
+    size = c1.select_slider(
+        "Image size", sizes, value=16 if 16 in sizes else sizes[-1], key=f"train_size_{dataset}"
+    )
+    levels = url_widget(c2.select_slider, "Levels", [2, 4, 8, 16], value=4, key="train_levels")
+    channels = url_widget(
+        c3.select_slider, "Channels", [16, 32, 48, 64, 96, 128], value=48, key="train_channels"
+    )
+    blocks = url_widget(c4.slider, "Blocks", 1, 8, 4, key="train_blocks")
+    epochs = url_widget(st.slider, "Epochs", 1, lab.MAX_EPOCHS, 8, key="train_pixel_epochs")
+    return lab.PixelSpec(
+        kind=kind,
+        dataset=dataset,
+        size=size,
+        levels=levels,
+        channels=channels,
+        n_blocks=blocks,
+        epochs=epochs,
+    )
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def progress_text(run: Run) -> str:
+    p = run.job.progress()
+    parts = [
+        p.state,
+        f"step {p.step:,}/{p.total_steps:,}",
+        f"epoch {p.epoch}",
+        f"{_clock(p.elapsed)} trained",
+    ]
+    if p.state == "queued":
+        return f"queued: {SLOTS.busy} of {SLOTS.n} training slots on this server are busy"
+    if p.eta is not None and p.state in ("running", "paused"):
+        parts.append(f"about {_clock(p.eta)} left")
+    if p.time_capped:
+        parts.append(f"stopped at the {_clock(p.max_seconds)} cap")
+    return " · ".join(parts)
+
+
+def show_run(run: Run) -> None:
+    """Progress bar, controls, live loss curves and the latest samples (polled)."""
+    job = run.job
+
+    @st.fragment(run_every=None if job.finished else POLL_SECONDS)
+    def panel() -> None:
+        st.progress(job.progress().fraction, text=progress_text(run))
+        c1, c2, _ = st.columns([1, 1, 4])
+        if not job.finished:
+            if job.paused:
+                if c1.button("Resume", key="train_resume", icon=":material/play_arrow:"):
+                    job.resume()
+            elif c1.button("Pause", key="train_pause", icon=":material/pause:"):
+                job.pause()
+            if c2.button("Stop", key="train_stop", icon=":material/stop:"):
+                job.stop()
+        train, val = job.history()
+        fig = loss_figure(train, val, unit=run.unit, val_name=run.val_name, reference=run.reference)
+        st.plotly_chart(fig, width="stretch", key="train_loss_chart")
+        samples = job.latest_samples()
+        if samples:
+            s = samples[-1]
+            caption = f"Sample after step {s.step:,} ({_clock(s.seconds)} of training)"
+            if run.kind == "sequence":
+                st.caption(caption + ", temperature 0.8:")
+                st.code(s.value, language=None, wrap_lines=True)
+            else:
+                st.image(image_grid(s.value, run.levels), caption=caption)
+        if job.finished and st.session_state.get("train_seen_finished") != job.id:
+            st.session_state["train_seen_finished"] = job.id
+            st.rerun()  # a full rerun switches polling off and shows the result
+
+    panel()
