@@ -9,6 +9,7 @@ import streamlit as st
 from autoreg.pretrained import ASSETS
 from autoreg.ui import chrome
 from autoreg.ui.registry import pages_by_section
+from autoreg.ui.train import adopt_finished_run
 
 st.set_page_config(
     page_title="autoreg: inside autoregressive models",
@@ -33,4 +34,5 @@ navigation = st.navigation(
     }
 )
 chrome.sidebar()
+adopt_finished_run()  # a run that ended on another page joins this session's models
 navigation.run()
