@@ -102,14 +102,6 @@ PAGES: tuple[PageSpec, ...] = (
         "Lab",
         "Train any model on any data, your own text included; watch the loss fall live.",
     ),
-    PageSpec(
-        "pages/train.py",
-        "Train",
-        ":material/model_training:",
-        "train",
-        "Lab",
-        "Train any model on any data, your own text included; watch the loss fall live.",
-    ),
 )
 
 

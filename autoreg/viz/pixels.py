@@ -1,0 +1,226 @@
+"""Figure builders for pixel images: the image being generated, its predictive
+distribution, the entropy map, and a batch grid.
+
+Pure: arrays in (numpy or torch), ``go.Figure`` out. Images are integer levels
+``0 .. L-1`` shown in grey (0 = black). A transparent scatter of pixel centres sits on
+top of clickable images because plotly heatmaps report no click selections; each point's
+``customdata`` is its ``[row, col]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from autoreg.viz.common import ACCENT, HIGHLIGHT, SEQUENTIAL, style
+
+GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
+CLICK_NAME = "click a pixel"
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def square_axes(fig: go.Figure, size: int, row=None, col=None) -> None:
+    """Pixels as squares, row 0 at the top, no tick clutter."""
+    kw = {} if row is None else {"row": row, "col": col}
+    fig.update_xaxes(
+        range=[-0.5, size - 0.5], showgrid=False, zeroline=False, constrain="domain", **kw
+    )
+    fig.update_yaxes(
+        range=[size - 0.5, -0.5],
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x" if row is None else None,
+        constrain="domain",
+        **kw,
+    )
+
+
+def click_layer(size: int) -> go.Scatter:
+    """Invisible pixel centres that make a heatmap clickable (customdata = [row, col])."""
+    rr, cc = np.mgrid[0:size, 0:size]
+    return go.Scatter(
+        x=cc.ravel(),
+        y=rr.ravel(),
+        mode="markers",
+        marker={"size": max(6, 360 // size), "symbol": "square", "opacity": 0.01},
+        customdata=np.stack([rr.ravel(), cc.ravel()], 1),
+        hoverinfo="skip",
+        name=CLICK_NAME,
+        showlegend=False,
+    )
+
+
+def _marks(mask, name: str, colour: str, symbol: str, size: int, opacity: float) -> go.Scatter:
+    rows, cols = np.nonzero(_np(mask))
+    return go.Scatter(
+        x=cols,
+        y=rows,
+        mode="markers",
+        marker={"symbol": symbol, "size": size, "color": colour, "opacity": opacity,
+                "line": {"color": colour, "width": 2}},
+        name=name,
+        hoverinfo="skip",
+    )  # fmt: skip
+
+
+def image_figure(
+    image,
+    levels: int,
+    *,
+    visible=None,
+    known=None,
+    current: tuple[int, int] | None = None,
+    field=None,
+    clickable: bool = True,
+    title: str | None = None,
+    height: int = 430,
+) -> go.Figure:
+    """One image: grey levels, pixels not yet generated left blank, overlays on top.
+
+    Args:
+        image: ``[H, W]`` levels.
+        visible: bool ``[H, W]``: pixels that exist so far (others shown blank).
+        known: bool ``[H, W]``: given pixels of a partial start (outlined in blue).
+        current: the pixel being drawn (orange outline).
+        field: bool ``[H, W]``: the pixels ``current`` can see (orange tint).
+    """
+    img = _np(image).astype(float)
+    size = img.shape[-1]
+    shown = img.copy() if visible is None else np.where(_np(visible), img, np.nan)
+    text = np.where(np.isnan(shown), "not generated yet", shown.astype(object))
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown,
+            zmin=0,
+            zmax=levels - 1,
+            colorscale=GREYS,
+            colorbar={"title": {"text": "level"}, "len": 0.6, "thickness": 12},
+            customdata=text,
+            hovertemplate="row %{y}, col %{x}<br>level %{customdata}<extra></extra>",
+            name="image",
+        )
+    )
+    cell = max(4, int(300 / size))
+    if known is not None and _np(known).any():
+        fig.add_trace(_marks(known, "given", ACCENT, "square-open", cell * 0.55, 0.9))
+    if field is not None and _np(field).any():
+        fig.add_trace(_marks(field, "context it can see", HIGHLIGHT, "square", cell * 0.9, 0.35))
+    if current is not None:
+        fig.add_trace(_marks(_one(current, size), "current pixel", HIGHLIGHT,
+                             "square-open", cell, 1.0))  # fmt: skip
+    if clickable:
+        fig.add_trace(click_layer(size))
+    square_axes(fig, size)
+    fig.update_layout(
+        legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
+        plot_bgcolor="#e9ecef",
+        clickmode="event+select",
+        dragmode=False,
+    )
+    return style(fig, title=title, height=height)
+
+
+def _one(pixel: tuple[int, int], size: int) -> np.ndarray:
+    m = np.zeros((size, size), bool)
+    m[pixel] = True
+    return m
+
+
+def probs_figure(
+    probs, drawn: int | None, *, title: str | None = None, height: int = 300
+) -> go.Figure:
+    """Bars: the predictive distribution over levels at one pixel; the drawn level in orange."""
+    p = _np(probs).astype(float)
+    levels = len(p)
+    names = [level_name(i, levels) for i in range(levels)]
+    colours = [HIGHLIGHT if i == drawn else ACCENT for i in range(levels)]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=p,
+            marker_color=colours,
+            text=[f"{v:.2f}" for v in p],
+            textposition="outside",
+            hovertemplate="%{x}<br>p = %{y:.4f}<extra></extra>",
+            name="p(level)",
+        )
+    )
+    fig.update_yaxes(range=[0, 1.12], title="probability")
+    fig.update_xaxes(title="level (orange = drawn)", type="category")
+    return style(fig, title=title, height=height)
+
+
+def level_name(level: int, levels: int) -> str:
+    """``"0 black"``, ``"3 white"`` and plain numbers in between."""
+    if level == 0:
+        return "0 black"
+    if level == levels - 1:
+        return f"{level} white"
+    return str(level)
+
+
+def entropy_figure(entropy, levels: int, *, title: str | None = None, height: int = 300):
+    """Heatmap of per-pixel entropy in bits (NaN = not drawn); scale 0 .. log2(L)."""
+    e = _np(entropy).astype(float)
+    size = e.shape[-1]
+    fig = go.Figure(
+        go.Heatmap(
+            z=e,
+            zmin=0,
+            zmax=math.log2(levels),
+            colorscale=SEQUENTIAL,
+            colorbar={"title": {"text": "bits"}, "thickness": 12},
+            hovertemplate="row %{y}, col %{x}<br>entropy %{z:.3f} bits<extra></extra>",
+            name="entropy",
+        )
+    )
+    square_axes(fig, size)
+    fig.update_layout(plot_bgcolor="#e9ecef")
+    return style(fig, title=title, height=height)
+
+
+def grid_figure(
+    images, levels: int, *, visible=None, focus: int | None = None, title=None, height=360
+) -> go.Figure:
+    """A batch ``[n, H, W]`` tiled on a near-square grid (one heatmap, gaps between tiles)."""
+    imgs = _np(images).astype(float)
+    n, h, w = imgs.shape
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    big = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan)
+    meta = np.full((*big.shape, 3), -1)
+    vis = None if visible is None else _np(visible)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        tile = imgs[i] if vis is None else np.where(vis, imgs[i], np.nan)
+        big[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = tile
+        rr, cc = np.mgrid[0:h, 0:w]
+        meta[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = np.stack(
+            [np.full_like(rr, i), rr, cc], -1
+        )
+    fig = go.Figure(
+        go.Heatmap(
+            z=big,
+            zmin=0,
+            zmax=levels - 1,
+            colorscale=GREYS,
+            showscale=False,
+            customdata=meta,
+            hovertemplate="sample %{customdata[0]}, row %{customdata[1]}, col "
+            "%{customdata[2]}<br>level %{z}<extra></extra>",
+        )
+    )
+    if focus is not None and 0 <= focus < n:
+        r, c = divmod(focus, cols)
+        x0, y0 = c * (w + 1) - 0.5, r * (h + 1) - 0.5
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h,
+                      line={"color": HIGHLIGHT, "width": 3})  # fmt: skip
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_layout(plot_bgcolor="#ffffff")
+    return style(fig, title=title, height=height)
