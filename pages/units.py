@@ -1,0 +1,183 @@
+"""Units: colour text by one unit, find units that track text features, saturation, clamps."""
+
+import streamlit as st
+
+from autoreg.ui import units as ui
+from autoreg.ui.chrome import presenting
+from autoreg.ui.models import get_model
+from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
+from autoreg.ui.urlstate import show_url_notices, url_widget
+from autoreg.units import FEATURES, kl_bits, quantities
+from autoreg.viz import units as viz
+from autoreg.viz.common import token_label
+
+st.title("Units: what single neurons track")
+st.markdown(
+    "Each unit of a recurrent layer is one number carried from step to step. Some of them "
+    "learn something a person can name: *inside a string*, *how far into the line*. "
+    "Here they are found automatically, shown on the text, and switched off to see what "
+    "the model loses."
+)
+full = not presenting()
+top = st.columns([1, 2], gap="large")
+with top[0]:
+    name = model_picker("units_model", where=is_char_model)
+with top[1]:
+    text = text_input("units")
+model = get_model(name)
+tr = get_trace(name, text)
+n_layers, H = tr.hidden.shape[1], tr.hidden.shape[2]
+qs = list(quantities(tr))
+controls = st.columns(3)
+layer = 0
+if n_layers > 1 and full:
+    with controls[2]:
+        layer = url_widget(st.selectbox, "Layer", list(range(n_layers)), key="units_layer")
+scores = ui.unit_scores(name, layer)
+best = (scores.get("in_string") or next(iter(scores.values())))[0]
+with controls[0]:
+    qty = url_widget(
+        st.selectbox, "Quantity", qs, index=qs.index(best.quantity), key="units_qty",
+        format_func=lambda q: ui.QUANTITY_LABELS.get(q, f"{q} gate"),
+    )  # fmt: skip
+with controls[1]:
+    unit = url_widget(st.number_input, "Unit", 0, H - 1, best.unit, key="units_unit")
+show_url_notices()
+label = f"{ui.short(qty)}[{unit}]"
+
+# 1. Colour the text ---------------------------------------------------------------------
+st.header(f"1. The text, coloured by {label}")
+diverging = qty in ("hidden", "cell") or qty == "candidate"
+sources = ["Input above", "Validation: documentation", "Validation: code"]
+source = url_widget(st.segmented_control, "Text", sources, default=sources[0], key="units_src")
+if source in sources[1:]:
+    probe_text = ui.probe()[0]
+    half = len(probe_text) // 2 if source == sources[2] else 0
+    shown = get_trace(name, probe_text)
+    window = slice(half, half + 1500)
+    tokens, values = shown.tokens[window], quantities(shown)[qty][window, layer, unit]
+else:
+    tokens, values = tr.tokens, quantities(tr)[qty][:, layer, unit]
+st.html(viz.coloured_text_html(tokens, values, diverging=diverging, label=label))
+st.caption(
+    "Each character's background is the unit's value **after** reading it; hover for the "
+    "exact number. h and c: blue < 0 < red. Gates: 0 (dark) to 1 (yellow)."
+    + (
+        " c is not bounded, so the scale is set by this text's largest |c|."
+        if qty == "cell"
+        else ""
+    )
+)
+
+# 2. Find units ---------------------------------------------------------------------------
+st.header("2. Find units automatically")
+st.markdown(
+    f"Every unit (h, c and each gate of layer {layer}) is compared with features of "
+    f"{len(ui.probe()[0]):,} characters of **validation** text the model never trained "
+    "on. Yes/no features are scored by AUROC (the chance that the unit is higher on a "
+    "random *yes* than on a random *no*: 0.5 is chance, 1 or 0 is perfect), counts by "
+    "Pearson correlation."
+)
+st.latex(
+    r"\mathrm{AUROC} = P\left(a_{t^+} > a_{t^-}\right), \qquad "
+    r"r = \frac{\sum_t (a_t - \bar a)(f_t - \bar f)}{\sqrt{\sum_t (a_t - \bar a)^2 "
+    r"\sum_t (f_t - \bar f)^2}}"
+)
+found = [s for feature in scores.values() for s in feature]
+table = ui.scores_table(scores)
+best_rows = table[table["rank"] == 1] if not full else table
+st.dataframe(best_rows, hide_index=True, width="stretch", height=260 if full else None)
+choice = url_widget(
+    st.selectbox, "Open a unit", list(range(len(found))), key="units_found",
+    format_func=lambda i: f"{FEATURES[found[i].feature].label} · {ui.short(found[i].quantity)}"
+    f"[{found[i].unit}] · score {found[i].score:+.3f}",
+)  # fmt: skip
+pick = found[choice]
+
+
+def _open() -> None:
+    st.session_state["units_qty"] = pick.quantity
+    st.session_state["units_unit"] = pick.unit
+    st.session_state["units_src"] = "Validation: code"
+
+
+st.button(
+    "Colour the text by this unit (section 1)",
+    key="units_open",
+    on_click=_open,
+    type="primary",
+    icon=":material/format_color_fill:",
+)
+probe_text, features = ui.probe()
+probe = get_trace(name, probe_text)
+span = slice(len(probe_text) // 2, len(probe_text) // 2 + 700)
+st.plotly_chart(
+    viz.feature_track_figure(
+        probe.tokens[span], quantities(probe)[pick.quantity][span, layer, pick.unit],
+        features[pick.feature][span], unit_label=f"{ui.short(pick.quantity)}[{pick.unit}]",
+        feature_label=FEATURES[pick.feature].label,
+        title="Feature (top) and unit (bottom) on 700 characters of validation code",
+    ),
+    width="stretch", key="units_track",
+)  # fmt: skip
+
+# 3. Gate saturation ------------------------------------------------------------------------
+st.header("3. Gate saturation")
+st.markdown(
+    "For each unit: how often is its gate nearly **shut** (< 0.1) and how often wide "
+    "**open** (> 0.9), over the validation text. Units on the top edge are gates that "
+    "stay open: an LSTM forget gate there keeps its memory for long stretches. The RNN "
+    "has no gates; its tanh h is shown mapped to 0..1."
+)
+st.latex(
+    r"x_u = \tfrac{1}{T}\#\{t: g_{t,u} < 0.1\}, \qquad y_u = \tfrac{1}{T}\#\{t: g_{t,u} > 0.9\}"
+)
+st.plotly_chart(
+    viz.saturation_figure(ui.saturation_panels(name, layer)), width="stretch", key="units_sat"
+)
+
+# 4. Intervene --------------------------------------------------------------------------------
+st.header(f"4. Clamp {'h' if model.cell != 'lstm' else 'h or c'}[{unit}] and watch the softmax")
+T = len(tr.tokens)
+row = st.columns(4 if full else 2)
+with row[0]:
+    target = "hidden"
+    if model.cell == "lstm":
+        target = url_widget(
+            st.radio, "Clamp", ["hidden", "cell"], key="units_target",
+            format_func=lambda q: ui.QUANTITY_LABELS[q], horizontal=True,
+        )  # fmt: skip
+with row[1]:
+    value = url_widget(st.slider, "Value (0 = switch off)", -3.0, 3.0, 0.0, 0.1, key="units_value")
+start, at = 0, T - 1
+if full:
+    with row[2]:
+        start = url_widget(st.slider, "From step", 0, T - 1, 0, key="units_from")
+    with row[3]:
+        at = url_widget(st.slider, "Inspect step", 0, T - 1, T - 1, key="units_at")
+st.latex(
+    r"h_t[u] := v \;\; (t \ge t_0)" if target == "hidden"
+    else r"c_t[u] := v,\;\; h_t[u] = o_t[u]\tanh(v) \;\; (t \ge t_0)"
+)  # fmt: skip
+clamped = ui.clamp(name, text, target, layer, unit, value, start)
+kl = kl_bits(tr.probs, clamped)
+cols = st.columns([3, 2], gap="large")
+with cols[0]:
+    nxt = token_label(tr.tokens[at + 1]) if at + 1 < T else "(end)"
+    st.plotly_chart(
+        viz.clamp_bars_figure(tr.probs[at], clamped[at], model.tokenizer.itos,
+                              title=f"After step {at} ({token_label(tr.tokens[at])!r}); "
+                              f"the text continues with {nxt!r}"),
+        width="stretch", key="units_bars",
+    )  # fmt: skip
+with cols[1]:
+    st.metric("KL at the inspected step", f"{kl[at]:.3f} bits")
+    st.metric("Mean KL from the clamp on", f"{kl[start:].mean():.3f} bits")
+    st.caption(
+        "KL(untouched ‖ clamped) measures how much the next-token distribution moved. "
+        "A unit the model relies on moves it far; a unit it ignores barely at all."
+    )
+st.plotly_chart(
+    viz.divergence_figure(kl, tr.tokens, from_step=start, step=at, title="KL per step"),
+    width="stretch", key="units_kl",
+)  # fmt: skip
