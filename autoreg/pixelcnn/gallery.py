@@ -1,0 +1,77 @@
+"""PNG grids of samples and half-image completions for the shipped PixelCNNs.
+
+``python -m autoreg.pixelcnn.gallery pixelcnn-mnist16 gated-mnist16 ...`` writes
+``assets/<name>-samples.png`` (16 samples from blank images) and
+``assets/<name>-completions.png`` (for 8 test digits: the top half kept, the bottom half
+erased and sampled; rows: original, the visible half, two completions). Pillow is
+imported lazily: the core package does not need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from autoreg.images import load_images
+from autoreg.pixelcnn.sampling import sample_images
+from autoreg.pretrained import ASSETS, load_pretrained, pretrained_card
+
+
+def grid(images: torch.Tensor, levels: int, cols: int, cell: int = 56, pad: int = 2):
+    """Integer images ``[N, H, W]`` -> a PIL grayscale grid, each upscaled to ``cell`` px."""
+    from PIL import Image
+
+    n = len(images)
+    rows = (n + cols - 1) // cols
+    canvas = Image.new("L", (cols * (cell + pad) + pad, rows * (cell + pad) + pad), 128)
+    arr = (images.float() / (levels - 1) * 255).round().clamp(0, 255).byte().numpy()
+    for i in range(n):
+        tile = Image.fromarray(np.ascontiguousarray(arr[i])).resize((cell, cell), Image.NEAREST)
+        canvas.paste(tile, (pad + (i % cols) * (cell + pad), pad + (i // cols) * (cell + pad)))
+    return canvas
+
+
+def half_mask(size: int) -> torch.Tensor:
+    """Known-pixel mask ``[size, size]``: the top half is known, the bottom half erased."""
+    known = torch.zeros(size, size, dtype=torch.bool)
+    known[: size // 2] = True
+    return known
+
+
+def make_gallery(name: str, out_dir: Path = ASSETS, seed: int = 0) -> tuple[Path, Path]:
+    """Write the samples and completions PNGs for one shipped model; returns their paths."""
+    model = load_pretrained(name)
+    cfg = model.config
+    card = pretrained_card(name)
+    samples = sample_images(model, n=16, seed=seed)  # (16, H, W)
+    p_samples = out_dir / f"{name}-samples.png"
+    grid(samples, cfg.levels, cols=8).save(p_samples, optimize=True)
+
+    data = load_images(card["dataset"]["name"], size=cfg.image_size, levels=cfg.levels)
+    originals = data.test[:8].long()  # (8, H, W)
+    known = half_mask(cfg.image_size).expand(8, -1, -1)
+    visible = originals * known
+    comps = [sample_images(model, n=8, start=(originals, known), seed=seed + k) for k in (1, 2)]
+    rows = torch.cat([originals, visible, *comps])  # (32, H, W): one row each
+    p_comp = out_dir / f"{name}-completions.png"
+    grid(rows, cfg.levels, cols=8).save(p_comp, optimize=True)
+    return p_samples, p_comp
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autoreg.pixelcnn.gallery")
+    parser.add_argument("names", nargs="+", help="shipped model names")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for name in args.names:
+        for path in make_gallery(name, seed=args.seed):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""sample_pixels: fast crop path == one full forward per pixel; known pixels; temperature."""
+
+import pytest
+import torch
+
+from autoreg.pixelcnn import PixelCNNConfig, build_model, entropy_bits, sample_pixels
+from autoreg.pixelcnn.sampling import sample_images
+
+# Tiny models: one thread avoids oversubscribing the shared CPU (much faster here).
+torch.set_num_threads(1)
+
+
+def small(kind="pixelcnn", size=10, levels=4, n_blocks=2, seed=0):
+    torch.manual_seed(seed)
+    cfg = PixelCNNConfig(
+        kind=kind, image_size=size, levels=levels, channels=8, n_blocks=n_blocks, first_kernel=3
+    )
+    return build_model(cfg).eval()
+
+
+@pytest.mark.parametrize("kind", ["pixelcnn", "gated"])
+def test_fast_equals_naive_for_same_seed(kind):
+    # 10x10 with reach 3: the crop is smaller than the image, so the fast path really crops
+    model = small(kind)
+    assert model.config.vertical_reach < 9 and model.config.horizontal_reach < 4
+    fast = list(sample_pixels(model, n=5, seed=3, temperature=1.3))
+    naive = list(sample_pixels(model, n=5, seed=3, temperature=1.3, fast=False))
+    assert len(fast) == len(naive) == 100
+    for a, b in zip(fast, naive, strict=True):
+        assert (a.row, a.col) == (b.row, b.col)
+        assert torch.equal(a.level, b.level)
+        assert torch.allclose(a.probs, b.probs, atol=1e-5)
+    assert torch.equal(fast[-1].images, naive[-1].images)
+
+
+def test_steps_walk_raster_order_and_report_everything():
+    model = small(size=6)
+    steps = list(sample_pixels(model, n=3, seed=0))
+    assert [(s.row, s.col) for s in steps] == [(r, c) for r in range(6) for c in range(6)]
+    for s in steps:
+        assert s.probs.shape == (3, 4) and torch.allclose(s.probs.sum(1), torch.ones(3))
+        assert s.level.shape == (3,) and s.images.shape == (3, 6, 6)
+        assert torch.equal(s.images[:, s.row, s.col], s.level)
+        assert s.entropy.shape == (3,) and torch.all(s.entropy <= 2 + 1e-6)
+    # later pixels of an earlier step are still blank (0)
+    assert torch.all(steps[5].images[:, 1:] == 0)
+    # the yielded images are copies: later steps do not change an earlier one
+    assert not torch.equal(steps[0].images, steps[-1].images)
+
+
+def test_same_seed_same_samples_other_seed_differs():
+    model = small()
+    a = sample_images(model, n=4, seed=7)
+    b = sample_images(model, n=4, seed=7)
+    c = sample_images(model, n=4, seed=8)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= 0 and a.max() <= 3
+
+
+def test_global_rng_is_untouched():
+    model = small(size=5)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    sample_images(model, n=2, seed=0)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_known_pixels_are_kept_and_only_unknown_are_yielded():
+    model = small(size=8)
+    image = torch.randint(0, 4, (8, 8))
+    known = torch.zeros(8, 8, dtype=torch.bool)
+    known[:4] = True
+    known[5, 2] = True
+    steps = list(sample_pixels(model, n=3, start=(image, known), seed=1))
+    assert len(steps) == 64 - 33
+    assert all(not known[s.row, s.col] for s in steps)
+    final = steps[-1].images
+    assert torch.equal(final[:, known], image[known].expand(3, -1))
+    # completions of the same start with the same seed agree, fast or naive
+    naive = sample_images(model, n=3, start=(image, known), seed=1, fast=False)
+    assert torch.equal(final, naive)
+
+
+def test_per_image_known_masks():
+    model = small(size=6)
+    image = torch.randint(0, 4, (2, 6, 6))
+    known = torch.zeros(2, 6, 6, dtype=torch.bool)
+    known[0, :3] = True  # image 0 knows its top half, image 1 nothing
+    out = sample_images(model, n=2, start=(image, known), seed=0)
+    assert torch.equal(out[0, :3], image[0, :3])
+
+
+def test_fully_known_start_returns_it():
+    model = small(size=5)
+    image = torch.randint(0, 4, (5, 5))
+    known = torch.ones(5, 5, dtype=torch.bool)
+    assert list(sample_pixels(model, n=2, start=(image, known))) == []
+    assert torch.equal(sample_images(model, n=2, start=(image, known)), image.expand(2, 5, 5))
+
+
+def test_low_temperature_sharpens_high_flattens():
+    model = small(size=5)
+    ent = {
+        t: torch.stack([s.entropy for s in sample_pixels(model, n=4, temperature=t, seed=0)])
+        for t in (0.3, 1.0, 3.0)
+    }
+    # the first pixel sees only biases, identical for every temperature's input
+    assert ent[0.3][0].mean() < ent[1.0][0].mean() < ent[3.0][0].mean()
+
+
+def test_entropy_bits():
+    assert torch.allclose(entropy_bits(torch.tensor([[0.25] * 4])), torch.tensor([2.0]))
+    assert torch.allclose(entropy_bits(torch.tensor([[1.0, 0, 0]])), torch.tensor([0.0]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"n": 0}, "n must be"),
+        ({"start": (torch.zeros(4, 4, dtype=torch.long), torch.ones(4, 4))}, "must be 6x6"),
+        ({"start": (torch.full((6, 6), 9), torch.ones(6, 6))}, "levels"),
+        ({"start": (torch.zeros(6, 6), torch.ones(6, 6))}, "integer"),
+        ({"start": torch.zeros(6, 6)}, "pair"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, match):
+    model = small(size=6)
+    with pytest.raises(ValueError, match=match):
+        next(sample_pixels(model, **kwargs))
+
+
+def test_model_mode_restored():
+    model = small(size=4)
+    model.train()
+    sample_images(model, n=1)
+    assert model.training
