@@ -87,7 +87,9 @@ def parse_checkpoint(data: bytes, card: dict | None = None) -> Checkpoint:
             f"The checkpoint is {len(data) / 2**20:.1f} MB; the limit is "
             f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MB."
         )
-    if data[:1] == b"\x80" or data[:2] == b"PK":
+    # A safetensors file starts with its header length (u64, little-endian) and then "{";
+    # that length's low byte may be 0x80, so the pickle check must not fire on it.
+    if (data[:1] == b"\x80" or data[:2] == b"PK") and data[8:9] != b"{":
         raise ValueError(
             "This looks like a pickle or a PyTorch .pt/.pth archive. autoreg only opens "
             ".safetensors checkpoints and never unpickles files, because unpickling can run "
