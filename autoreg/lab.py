@@ -308,7 +308,7 @@ def run_label(spec: SequenceSpec | PixelSpec, source: str, n: int) -> str:
     """A short, unique name for this session's run number ``n``."""
     if isinstance(spec, SequenceSpec):
         return f"{spec.cell}-{spec.tokenizer}-{source} #{n}"
-    return f"{spec.kind}-{spec.dataset}{spec.size}-L{spec.levels} #{n}"
+    return f"{spec.kind}-{spec.dataset}-{spec.size}px-{spec.levels}levels #{n}"
 
 
 def spec_dict(spec: SequenceSpec | PixelSpec) -> dict:

@@ -268,13 +268,25 @@ def show_run(run: Run) -> None:
         st.progress(job.progress().fraction, text=progress_text(run))
         c1, c2, _ = st.columns([1, 1, 4])
         if not job.finished:
-            if job.paused:
-                if c1.button("Resume", key="train_resume", icon=":material/play_arrow:"):
-                    job.resume()
-            elif c1.button("Pause", key="train_pause", icon=":material/pause:"):
-                job.pause()
-            if c2.button("Stop", key="train_stop", icon=":material/stop:"):
-                job.stop()
+            if job.paused:  # callbacks act before the redraw, so the label is current
+                c1.button(
+                    "Resume",
+                    key="train_resume",
+                    icon=":material/play_arrow:",
+                    on_click=job.resume,
+                    width="stretch",
+                )
+            else:
+                c1.button(
+                    "Pause",
+                    key="train_pause",
+                    icon=":material/pause:",
+                    on_click=job.pause,
+                    width="stretch",
+                )
+            c2.button(
+                "Stop", key="train_stop", icon=":material/stop:", on_click=job.stop, width="stretch"
+            )
         train, val = job.history()
         fig = loss_figure(train, val, unit=run.unit, val_name=run.val_name, reference=run.reference)
         st.plotly_chart(fig, width="stretch", key="train_loss_chart")
@@ -286,7 +298,7 @@ def show_run(run: Run) -> None:
                 st.caption(caption + ", temperature 0.8:")
                 st.code(s.value, language=None, wrap_lines=True)
             else:
-                st.image(image_grid(s.value, run.levels), caption=caption)
+                st.image(image_grid(s.value, run.levels), caption=caption, output_format="PNG")
         if job.finished and st.session_state.get("train_seen_finished") != job.id:
             st.session_state["train_seen_finished"] = job.id
             st.rerun()  # a full rerun switches polling off and shows the result

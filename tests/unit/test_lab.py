@@ -87,4 +87,4 @@ def test_sample_text_is_reproducible_and_restores_train_mode():
 
 def test_run_labels_are_distinct():
     assert lab.run_label(lab.SequenceSpec(), "python-docs", 1) == "lstm-char-python-docs #1"
-    assert lab.run_label(lab.PixelSpec(), "", 2) == "pixelcnn-mnist-5k16-L4 #2"
+    assert lab.run_label(lab.PixelSpec(), "", 2) == "pixelcnn-mnist-5k-16px-4levels #2"
