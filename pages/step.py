@@ -64,7 +64,7 @@ with st.expander("The equations", expanded=not present):
             "use the opposite convention)."
         )
 
-bar = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
+bar = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
 with bar[0]:
     run_every = ui.play_controls(T, show_speed=not present)
 with bar[1]:
@@ -167,15 +167,13 @@ def stepping() -> None:
         sub = None if sub == "all" else sub
     values = cd.unit_values(tr, layer, unit, t)
     c_bound = vs.value_range("cell", q["cell"])[1] if "cell" in q else 1.0
-    diagram, equations = st.columns([3, 2], vertical_alignment="center")
-    diagram.plotly_chart(
+    st.plotly_chart(
         cd.cell_diagram(tr.cell_type, values, substep=sub, c_bound=c_bound),
         width="stretch",
         key="step_diagram",
     )
-    with equations:
-        for line in cd.cell_equations(tr.cell_type, values, substep=sub):
-            st.latex(line)
+    for line in cd.cell_equations(tr.cell_type, values, substep=sub):
+        st.latex(line)
     if compare:
         ui.compare_panel(name, text, t)
 

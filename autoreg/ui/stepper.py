@@ -59,7 +59,7 @@ def play_controls(n_steps: int, *, show_speed: bool = True) -> float | None:
     Call outside the stepping fragment: a changed ``run_every`` needs a full run.
     """
     playing = bool(st.session_state.get(PLAYING, False))
-    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
     left.button(
         "Pause" if playing else "Play",
         icon=":material/pause:" if playing else ":material/play_arrow:",

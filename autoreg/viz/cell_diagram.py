@@ -195,7 +195,7 @@ def cell_diagram(
     substep: str | None = None,
     c_bound: float = 1.0,
     title: str | None = None,
-    height: int = 430,
+    height: int = 500,
 ) -> go.Figure:
     """The cell schematic coloured by one unit's values (from ``unit_values``).
 
@@ -209,16 +209,22 @@ def cell_diagram(
         raise ValueError(f"Sub-step {substep!r} is not an LSTM sub-step {LSTM_SUBSTEPS}.")
     parts, wires, ends = LAYOUTS[cell_type]
     bound = {"c": c_bound, "c_prev": c_bound, "kept": c_bound, "pre": 3.0}
-    fig = go.Figure()
-    fig.add_shape(
-        type="rect",
-        x0=0.8,
-        x1=11.0,
-        y0=0.2,
-        y1=6.9,
-        line={"color": "#ced4da"},
-        fillcolor="#f8f9fa",
-        layer="below",
+    # Collect plain dicts and build the figure once: adding parts one by one re-validates
+    # the whole layout each time (a few hundred ms per step for this many parts).
+    traces: list[dict] = []
+    shapes: list[dict] = []
+    notes: list[dict] = []
+    shapes.append(
+        dict(
+            type="rect",
+            x0=0.8,
+            x1=11.0,
+            y0=0.2,
+            y1=6.9,
+            line={"color": "#ced4da"},
+            fillcolor="#f8f9fa",
+            layer="below",
+        )
     )
     for points, key, step in wires:
         done = key is not None and _done(step, substep)
@@ -232,8 +238,9 @@ def cell_diagram(
             or (cell_type != "lstm" and key in ("h_prev", "keep", "h"))
             else 4
         )
-        fig.add_trace(
-            go.Scatter(
+        traces.append(
+            dict(
+                type="scatter",
                 x=xs,
                 y=ys,
                 mode="lines",
@@ -250,42 +257,54 @@ def cell_diagram(
         outline = {"color": HIGHLIGHT if current else "#495057", "width": 4 if current else 1.5}
         if kind == "box":
             w = 0.55 if symbol == "σ" else 0.7
-            fig.add_shape(
-                type="rect",
-                x0=x - w,
-                x1=x + w,
-                y0=y - 0.4,
-                y1=y + 0.4,
-                fillcolor=fill,
-                line=outline,
+            shapes.append(
+                dict(
+                    type="rect",
+                    x0=x - w,
+                    x1=x + w,
+                    y0=y - 0.4,
+                    y1=y + 0.4,
+                    fillcolor=fill,
+                    line=outline,
+                )
             )
         else:
             r = 0.32 if symbol != "tanh" else 0.5
-            fig.add_shape(
-                type="circle",
-                x0=x - r,
-                x1=x + r,
-                y0=y - r * 0.9,
-                y1=y + r * 0.9,
-                fillcolor=fill,
-                line=outline,
+            shapes.append(
+                dict(
+                    type="circle",
+                    x0=x - r,
+                    x1=x + r,
+                    y0=y - r * 0.9,
+                    y1=y + r * 0.9,
+                    fillcolor=fill,
+                    line=outline,
+                )
             )
-        fig.add_annotation(
-            x=x,
-            y=y,
-            text=f"<b>{symbol}</b>",
-            showarrow=False,
-            font={"size": 17 if kind == "box" else 20, "color": _ink(fill)},
+        notes.append(
+            dict(
+                x=x,
+                y=y,
+                text=f"<b>{symbol}</b>",
+                showarrow=False,
+                font={"size": 17 if kind == "box" else 20, "color": _ink(fill)},
+            )
         )
         shown = f"{values[key]:+.3f}" if done else "…"
-        fig.add_annotation(
-            x=x + (0.75 if kind == "box" else 0.45),
-            y=y - 0.45,
-            xanchor="left",
-            text=f"{label}<br><b>{shown}</b>",
-            showarrow=False,
-            align="left",
-            font={"size": 12, "color": "#212529"},
+        below = kind == "box"  # box labels under the box, node labels beside or above it
+        above = not below and y >= 6
+        notes.append(
+            dict(
+                x=x if below or above else x + (0.6 if symbol == "tanh" else 0.42),
+                y=y - 0.5 if below else y + 0.4 if above else y,
+                xanchor="center" if below or above else "left",
+                yanchor="top" if below else "bottom" if above else "middle",
+                text=f"{label}<br><b>{shown}</b>",
+                showarrow=False,
+                align="center" if below else "left",
+                bgcolor="rgba(255,255,255,0.85)",
+                font={"size": 13, "color": "#212529"},
+            )
         )
         hover_x.append(x)
         hover_y.append(y)
@@ -294,11 +313,19 @@ def cell_diagram(
         produced = {"c": "cell", "h": "hidden"}.get(key) if cell_type == "lstm" else None
         shown = key is not None and _done(produced, substep)
         value = f"<br><b>{values[key]:+.3f}</b>" if shown else ""
-        fig.add_annotation(
-            x=x, y=y, text=f"{text}{value}", showarrow=False, font={"size": 14}, xanchor="center"
+        notes.append(
+            dict(
+                x=x,
+                y=y,
+                text=f"{text}{value}",
+                showarrow=False,
+                font={"size": 14},
+                xanchor="center",
+            )
         )
-    fig.add_trace(
-        go.Scatter(
+    traces.append(
+        dict(
+            type="scatter",
             x=hover_x,
             y=hover_y,
             mode="markers",
@@ -313,8 +340,9 @@ def cell_diagram(
         (SEQUENTIAL, 0, 1, "σ gates", 1.02),
         (DIVERGING, -1, 1, "h, g, c/|c|max", 1.12),
     ):
-        fig.add_trace(
-            go.Scatter(
+        traces.append(
+            dict(
+                type="scatter",
                 x=[None],
                 y=[None],
                 mode="markers",
@@ -335,13 +363,16 @@ def cell_diagram(
             )
         )
     if cell_type == "gru":
-        fig.add_annotation(
-            x=6.0,
-            y=7.3,
-            showarrow=False,
-            font={"size": 13, "color": HIGHLIGHT},
-            text="PyTorch convention: update z ≈ 1 keeps the old state, z ≈ 0 writes n",
+        notes.append(
+            dict(
+                x=6.0,
+                y=7.3,
+                showarrow=False,
+                font={"size": 13, "color": HIGHLIGHT},
+                text="PyTorch convention: update z ≈ 1 keeps the old state, z ≈ 0 writes n",
+            )
         )
+    fig = go.Figure(data=traces, layout={"shapes": shapes, "annotations": notes})
     fig.update_xaxes(visible=False, range=[-0.6, 12.6])
     fig.update_yaxes(visible=False, range=[-0.9, 7.6], scaleanchor="x", scaleratio=1)
     return style(fig, title=title, height=height)

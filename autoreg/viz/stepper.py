@@ -195,33 +195,28 @@ def step_strips(
     H = next(iter(values.values())).shape[1]
     order = np.arange(H) if order is None else np.asarray(order)
     fig = make_subplots(rows=len(names), cols=1, vertical_spacing=0.04)
+    traces, shapes = [], []
+    k = int(np.flatnonzero(order == unit)[0]) if unit is not None and 0 <= unit < H else None
     for r, name in enumerate(names, start=1):
-        v = values[name][step, order]
         axis = "coloraxis2" if is_gate(name) else "coloraxis3" if name == "cell" else "coloraxis"
-        fig.add_trace(
+        traces.append(
             go.Heatmap(
-                z=v[None, :],
+                z=values[name][step, order][None, :],
                 x=[f"unit {u}" for u in order],
                 y=[LABELS.get(name, name)],
                 coloraxis=axis,
                 hovertemplate="%{x}<br>%{y}: %{z:.4f}<extra></extra>",
-                showscale=False,
-            ),
-            row=r,
-            col=1,
-        )
-        if unit is not None and 0 <= unit < H:
-            k = int(np.flatnonzero(order == unit)[0])
-            fig.add_shape(
-                type="rect",
-                x0=k - 0.5,
-                x1=k + 0.5,
-                y0=-0.5,
-                y1=0.5,
-                line={"color": HIGHLIGHT, "width": 3},
-                row=r,
-                col=1,
             )
+        )
+        if k is not None:  # the chosen unit, outlined in every row
+            ref = "" if r == 1 else str(r)
+            shapes.append(
+                {"type": "rect", "xref": f"x{ref}", "yref": f"y{ref}", "x0": k - 0.5,
+                 "x1": k + 0.5, "y0": -0.5, "y1": 0.5, "line": {"color": HIGHLIGHT, "width": 3}}
+            )  # fmt: skip
+    # One call each: adding traces or shapes one at a time re-validates the figure.
+    fig.add_traces(traces, rows=list(range(1, len(names) + 1)), cols=[1] * len(names))
+    fig.update_layout(shapes=shapes)
     cell = values.get("cell")
     c_bound = value_range("cell", cell)[1] if cell is not None else 1.0
     fig.update_layout(
