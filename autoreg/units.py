@@ -254,6 +254,21 @@ def tanh_as_gate(values: np.ndarray) -> np.ndarray:
     return (np.asarray(values) + 1.0) / 2.0
 
 
+def richest_window(feature: np.ndarray, width: int, lo: int = 0, hi: int | None = None) -> int:
+    """Start of the ``width``-step window in ``[lo, hi)`` where ``feature`` varies most.
+
+    Pages show a window of the long validation text; a window where the feature never
+    changes would show nothing, so pick the one with the largest variance (for a yes/no
+    feature: the most even mix of yes and no). Windows start on multiples of 50.
+    """
+    f = np.asarray(feature, dtype=np.float64)
+    hi = len(f) if hi is None else min(hi, len(f))
+    if hi - lo <= width:
+        return lo
+    starts = range(lo, hi - width + 1, 50)
+    return max(starts, key=lambda s: (f[s : s + width].var(), -s))
+
+
 def kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """KL(p ‖ q) in bits along the last axis: how much an intervention changed a softmax."""
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, None)

@@ -8,6 +8,7 @@ from autoreg.ui.models import get_model
 from autoreg.ui.sequences import card_summary, model_picker, unknown_tokens
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import generate as vg
+from autoreg.viz.common import token_label
 
 st.title("Generate text")
 st.markdown(
@@ -94,7 +95,7 @@ with left:
 with right:
     st.metric(
         f"Token {step} drawn",
-        repr(gen.tokens[step]),
+        repr(token_label(gen.tokens[step])),
         f"p = {gen.p_drawn[step]:.3f}",
         delta_color="off",
     )

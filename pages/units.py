@@ -7,7 +7,7 @@ from autoreg.ui.chrome import presenting
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
 from autoreg.ui.urlstate import show_url_notices, url_widget
-from autoreg.units import FEATURES, kl_bits, quantities
+from autoreg.units import FEATURES, kl_bits, quantities, richest_window
 from autoreg.viz import units as viz
 from autoreg.viz.common import token_label
 
@@ -35,6 +35,10 @@ if n_layers > 1 and full:
         layer = url_widget(st.selectbox, "Layer", list(range(n_layers)), key="units_layer")
 scores = ui.unit_scores(name, layer)
 best = (scores.get("in_string") or next(iter(scores.values())))[0]
+if st.session_state.get("units_qty", best.quantity) not in qs:  # e.g. c after LSTM -> GRU
+    st.session_state["units_qty"] = best.quantity
+if st.session_state.get("units_unit", 0) > H - 1:
+    st.session_state["units_unit"] = H - 1
 with controls[0]:
     qty = url_widget(
         st.selectbox, "Quantity", qs, index=qs.index(best.quantity), key="units_qty",
@@ -48,13 +52,12 @@ label = f"{ui.short(qty)}[{unit}]"
 # 1. Colour the text ---------------------------------------------------------------------
 st.header(f"1. The text, coloured by {label}")
 diverging = qty in ("hidden", "cell") or qty == "candidate"
-sources = ["Input above", "Validation: documentation", "Validation: code"]
-source = url_widget(st.segmented_control, "Text", sources, default=sources[0], key="units_src")
-if source in sources[1:]:
-    probe_text = ui.probe()[0]
-    half = len(probe_text) // 2 if source == sources[2] else 0
-    shown = get_trace(name, probe_text)
-    window = slice(half, half + 1500)
+source = url_widget(
+    st.segmented_control, "Text", ui.SOURCES, default=ui.SOURCES[0], key="units_src"
+)
+if source in ui.SOURCES[1:]:
+    window = ui.probe_window(source)
+    shown = ui.probe_trace(name)
     tokens, values = shown.tokens[window], quantities(shown)[qty][window, layer, unit]
 else:
     tokens, values = tr.tokens, quantities(tr)[qty][:, layer, unit]
@@ -98,7 +101,7 @@ pick = found[choice]
 def _open() -> None:
     st.session_state["units_qty"] = pick.quantity
     st.session_state["units_unit"] = pick.unit
-    st.session_state["units_src"] = "Validation: code"
+    st.session_state["units_src"] = ui.richer_source(pick.feature)
 
 
 st.button(
@@ -109,14 +112,15 @@ st.button(
     icon=":material/format_color_fill:",
 )
 probe_text, features = ui.probe()
-probe = get_trace(name, probe_text)
-span = slice(len(probe_text) // 2, len(probe_text) // 2 + 700)
+probe = ui.probe_trace(name)
+w0 = richest_window(features[pick.feature], 700)
+span = slice(w0, w0 + 700)
 st.plotly_chart(
     viz.feature_track_figure(
         probe.tokens[span], quantities(probe)[pick.quantity][span, layer, pick.unit],
         features[pick.feature][span], unit_label=f"{ui.short(pick.quantity)}[{pick.unit}]",
         feature_label=FEATURES[pick.feature].label,
-        title="Feature (top) and unit (bottom) on 700 characters of validation code",
+        title=f"Feature (top) and unit (bottom) on validation characters {w0}–{w0 + 700}",
     ),
     width="stretch", key="units_track",
 )  # fmt: skip
@@ -139,7 +143,7 @@ st.plotly_chart(
 # 4. Intervene --------------------------------------------------------------------------------
 st.header(f"4. Clamp {'h' if model.cell != 'lstm' else 'h or c'}[{unit}] and watch the softmax")
 T = len(tr.tokens)
-row = st.columns(4 if full else 2)
+row = st.columns(2)
 with row[0]:
     target = "hidden"
     if model.cell == "lstm":
@@ -149,18 +153,24 @@ with row[0]:
         )  # fmt: skip
 with row[1]:
     value = url_widget(st.slider, "Value (0 = switch off)", -3.0, 3.0, 0.0, 0.1, key="units_value")
-start, at = 0, T - 1
+for key in ("units_from", "units_at"):  # a shorter text than the last one
+    if st.session_state.get(key, 0) > T - 1:
+        st.session_state[key] = T - 1
+row = st.columns(2) if full else None
+start = 0
 if full:
-    with row[2]:
-        start = url_widget(st.slider, "From step", 0, T - 1, 0, key="units_from")
-    with row[3]:
-        at = url_widget(st.slider, "Inspect step", 0, T - 1, T - 1, key="units_at")
+    with row[0]:
+        start = url_widget(st.slider, "From step t₀", 0, T - 1, 0, key="units_from")
+clamped = ui.clamp(name, text, target, layer, unit, value, start)
+kl = kl_bits(tr.probs, clamped)
+at = int(kl.argmax())  # by default, the step the clamp moved most
+if full:
+    with row[1]:
+        at = url_widget(st.slider, "Inspect step", 0, T - 1, at, key="units_at")
 st.latex(
     r"h_t[u] := v \;\; (t \ge t_0)" if target == "hidden"
     else r"c_t[u] := v,\;\; h_t[u] = o_t[u]\tanh(v) \;\; (t \ge t_0)"
 )  # fmt: skip
-clamped = ui.clamp(name, text, target, layer, unit, value, start)
-kl = kl_bits(tr.probs, clamped)
 cols = st.columns([3, 2], gap="large")
 with cols[0]:
     nxt = token_label(tr.tokens[at + 1]) if at + 1 < T else "(end)"

@@ -58,10 +58,14 @@ def generate(
 
 
 def pipeline_at(gen: Generated, step: int, temperature: float, top_k: int | None) -> Pipeline:
-    """Every stage of the draw at generated token ``step`` (recomputed from its logits)."""
+    """Every stage of the draw at generated token ``step`` (recomputed from its logits).
+
+    ``<unk>`` (id 0) is excluded exactly as ``sample`` excludes it, so these are the
+    numbers the token was really drawn from.
+    """
     import torch
 
-    return sampling_pipeline(torch.from_numpy(gen.logits[step]), temperature, top_k)
+    return sampling_pipeline(torch.from_numpy(gen.logits[step]), temperature, top_k, (0,))
 
 
 def generated_html(
@@ -85,6 +89,7 @@ def generated_html(
         parts.append(f'{sep}<span title="{tip}" style="{style}">{shown}</span>')
     return (
         '<div style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1.0em;'
-        "white-space:pre-wrap;line-height:1.5;padding:.7em 1em;border:1px solid #dee2e6;"
+        "white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.5;padding:.7em 1em;"
+        "border:1px solid #dee2e6;"
         f'border-radius:6px;background:#fbfbfc">{"".join(parts)}</div>'
     )

@@ -29,6 +29,28 @@ def probe() -> tuple[str, dict[str, np.ndarray]]:
     return text, units.text_features(text)
 
 
+SOURCES = ("Input above", "Validation: documentation", "Validation: code")
+WINDOW = 1500  # characters of validation text coloured at once
+
+
+def probe_window(source: str) -> slice:
+    """The validation window shown for a source: the stretch richest in strings (docs) or
+    brackets (code), within that half of the probe text."""
+    text, features = probe()
+    half = len(text) // 2
+    if source == SOURCES[1]:
+        start = units.richest_window(features["in_string"], WINDOW, 0, half)
+    else:
+        start = units.richest_window(features["bracket_depth"], WINDOW, half, len(text))
+    return slice(start, start + WINDOW)
+
+
+def richer_source(feature: str) -> str:
+    """The validation source whose window shows more of ``feature``."""
+    f = probe()[1][feature]
+    return max(SOURCES[1:], key=lambda s: f[probe_window(s)].var())
+
+
 def probe_trace(name: str) -> Trace:
     """The model's trace of the probe text (cached like every other trace)."""
     return get_trace(name, probe()[0])

@@ -63,7 +63,7 @@ def pipeline_figure(
     rows = [
         "1. logits z (the dense layer's output)",
         "2. z ÷ T" + (": skipped at T = 0" if greedy else f" ({t_text})"),
-        f"3. {k_text}: grey bars are cut (set to −∞)",
+        f"3. {k_text}: grey bars are cut (set to −∞; <unk> is never drawn)",
         "4. p = softmax; the drawn token in orange",
     ]
     fig = make_subplots(
@@ -86,7 +86,7 @@ def pipeline_figure(
             y=scaled[ids],
             marker_color=[ACCENT if k else MUTED for k in kept],
             marker_opacity=[1.0 if k else 0.45 for k in kept],
-            customdata=np.where(kept, "kept", "cut by top-k"),
+            customdata=np.where(kept, "kept", "cut: outside the top k, or never drawn"),
             hovertemplate="%{x}<br>z/T = %{y:.4f} (%{customdata})<extra></extra>",
         ),
         row=3,
@@ -119,9 +119,11 @@ def pipeline_figure(
             col=1,
         )
     fig.update_yaxes(range=[0, 1.05], row=4, col=1)
-    fig.update_xaxes(type="category", tickangle=0)
+    fig.update_xaxes(type="category", tickangle=0, tickfont={"size": 14})
     fig.update_layout(showlegend=False, bargap=0.25)
-    return style(fig, title=title, height=height, width=width, template=template)
+    fig = style(fig, title=title, height=height, width=width, template=template)
+    fig.update_layout(margin={"t": 70 if title else 30})  # room for the panel titles
+    return fig
 
 
 def temperatures_figure(
@@ -160,11 +162,13 @@ def temperatures_figure(
             row=1,
             col=col,
         )
-    fig.update_xaxes(type="category", tickangle=0)
+    fig.update_xaxes(type="category", tickangle=0, tickfont={"size": 14})
     fig.update_yaxes(range=[0, 1.05])
     fig.update_yaxes(title_text="p(next token)", row=1, col=1)
     fig.update_layout(showlegend=False)
-    return style(fig, title=title, height=height, width=width, template=template)
+    fig = style(fig, title=title, height=height, width=width, template=template)
+    fig.update_layout(margin={"t": 70 if title else 30})  # room for the panel titles
+    return fig
 
 
 def draw_probability_figure(

@@ -58,7 +58,7 @@ def legend_html(diverging: bool, vmin: float, vmax: float, label: str) -> str:
     stops = np.linspace(0, 1, 11)
     colours = pc.sample_colorscale(DIVERGING if diverging else SEQUENTIAL, stops.tolist())
     gradient = ", ".join(colours)
-    mid = f"<span>{(vmin + vmax) / 2:+.2g}</span>" if diverging else "<span>0.5</span>"
+    mid = "<span>0</span>" if diverging else "<span>0.5</span>"
     return (
         '<div style="display:flex;align-items:center;gap:.6em;margin:.3em 0 .6em 0;'
         'font-size:.85em;color:#495057">'
@@ -215,7 +215,9 @@ def saturation_figure(
         fig.update_yaxes(range=[-0.03, 1.03], row=1, col=col)
     fig.update_yaxes(title_text="fraction of steps > 0.9", row=1, col=1)
     fig.update_layout(legend={"orientation": "h", "y": -0.22, "x": 0})
-    return style(fig, title=title, height=height, width=width, template=template)
+    fig = style(fig, title=title, height=height, width=width, template=template)
+    fig.update_layout(margin={"t": 70 if title else 30})  # room for the panel titles
+    return fig
 
 
 def clamp_bars_figure(

@@ -176,3 +176,12 @@ def test_kl_bits():
     p = np.array([[0.5, 0.5], [1.0, 0.0]])
     q = np.array([[0.5, 0.5], [0.5, 0.5]])
     np.testing.assert_allclose(units.kl_bits(p, q), [0.0, 1.0], atol=1e-9)
+
+
+def test_richest_window_finds_the_varying_part():
+    f = np.zeros(1000)
+    f[600:700:2] = 1.0  # the only place where the feature changes
+    start = units.richest_window(f, 200)
+    assert start <= 600 and start + 200 >= 700
+    assert units.richest_window(f, 200, lo=0, hi=400) == 0  # flat: the first window
+    assert units.richest_window(f, 2000) == 0
