@@ -6,12 +6,20 @@ numpy; it never imports streamlit or plotly.
 
 from autoreg.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from autoreg.pretrained import list_pretrained, load_model_bytes, load_pretrained
+from autoreg.sampling import sample
+from autoreg.sequence import SequenceConfig, SequenceModel
+from autoreg.trace import Trace, trace
 
 __all__ = [
     "Checkpoint",
+    "SequenceConfig",
+    "SequenceModel",
+    "Trace",
     "list_pretrained",
     "load_checkpoint",
     "load_model_bytes",
     "load_pretrained",
+    "sample",
     "save_checkpoint",
+    "trace",
 ]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,56 +77,56 @@ def _layer_weights(rnn: torch.nn.RNNBase, layer: int) -> list[torch.Tensor]:
     return [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
+def _fused_layer(cell: str, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None, w):
+    """PyTorch's own fused kernel for one layer: x (1, t, in) -> out (1, t, H), h_n, c_n."""
+    if cell == "lstm":
+        out, h_n, c_n = torch.lstm(x, (h, c), w, True, 1, 0.0, False, False, True)
+        return out, h_n, c_n
+    fn = torch.gru if cell == "gru" else torch.rnn_tanh
+    out, h_n = fn(x, h, w, True, 1, 0.0, False, False, True)
+    return out, h_n, None
+
+
 def run_layers(
     model: SequenceModel, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None
 ) -> list[torch.Tensor]:
     """Each layer's output sequence, (1, T, H) per layer, from the fused kernels (eval mode).
 
     Running the layers one at a time with PyTorch's own ``torch.lstm/gru/rnn_tanh`` gives
-    bit-for-bit what the multi-layer module computes, and exposes every layer's inputs.
+    what the multi-layer module computes, and exposes every layer's inputs.
     """
     outs = []
-    inp = x  # (1, T, in)
     for layer in range(model.config.num_layers):
-        w = _layer_weights(model.rnn, layer)
-        h = h0[layer : layer + 1]  # (1, 1, H)
-        if model.cell == "lstm":
-            out = torch.lstm(inp, (h, c0[layer : layer + 1]), w, True, 1, 0.0, False, False, True)
-        elif model.cell == "gru":
-            out = torch.gru(inp, h, w, True, 1, 0.0, False, False, True)
-        else:
-            out = torch.rnn_tanh(inp, h, w, True, 1, 0.0, False, False, True)
-        inp = out[0]
-        outs.append(inp)
+        c = c0[layer : layer + 1] if c0 is not None else None
+        x, _, _ = _fused_layer(
+            model.cell, x, h0[layer : layer + 1], c, _layer_weights(model.rnn, layer)
+        )
+        outs.append(x)
     return outs
 
 
-def _input_part(
-    model: SequenceModel, layer: int, x: torch.Tensor, idx: torch.Tensor
-) -> torch.Tensor:
-    """W_ih x_t + b_ih + b_hh for every step: (T, k*H).
+def _input_table(model: SequenceModel) -> torch.Tensor:
+    """W_ih e_v + bias for every token v: (V, k*H), layer 0's input part by lookup.
 
-    Layer 0 reads embeddings, so its input part is a row of a (V, k*H) table indexed by
-    the token id, which is far cheaper than a (T, E) x (E, k*H) matmul when V << T.
+    Layer 0 reads embeddings, so its input part at step t is row ids[t] of this table,
+    far cheaper than a (T, E) x (E, k*H) matmul when V is small. The GRU keeps b_hh apart
+    (its candidate multiplies r by W_hn h + b_hn), the LSTM folds both biases in.
     """
-    w_ih, _, b_ih, b_hh = _layer_weights(model.rnn, layer)
-    bias = b_ih + b_hh if model.cell != "gru" else b_ih  # GRU keeps b_hn inside r * (.)
-    if layer == 0:
-        table = torch.addmm(bias, model.embed.weight, w_ih.t())  # (V, k*H)
-        return table.index_select(0, idx)
-    return torch.addmm(bias, x, w_ih.t())
+    w_ih, _, b_ih, b_hh = _layer_weights(model.rnn, 0)
+    bias = b_ih if model.cell == "gru" else b_ih + b_hh
+    return torch.addmm(bias, model.embed.weight, w_ih.t())
 
 
 def _gates(cell: str, gi: torch.Tensor, h_prev: torch.Tensor, w: list[torch.Tensor]) -> dict:
-    """Post-activation gates for all steps at once; gi (T, k*H), h_prev (T, H) -> (T, H) each.
+    """Post-activation gates for a run of steps at once; gi (t, k*H), h_prev (t, H) -> (t, H).
 
-    One matmul per layer covers every step: the recurrence is already resolved (h_prev
-    comes from the fused run), so the only sequential work left is the LSTM's c.
+    One matmul covers every step: the recurrence is already resolved (h_prev comes from
+    the fused run), so the only sequential work left is the LSTM's c.
     """
     _, w_hh, _, b_hh = w
     H = h_prev.size(1)
     if cell == "lstm":
-        pre = gi.addmm_(h_prev, w_hh.t())  # (T, 4H); PyTorch's column blocks: i, f, g, o
+        pre = gi.addmm_(h_prev, w_hh.t())  # (t, 4H); PyTorch's column blocks: i, f, g, o
         g = torch.tanh(pre[:, 2 * H : 3 * H])
         act = pre.sigmoid_()  # i, f, o in place (the g block is overwritten but unused)
         return {
@@ -134,30 +135,64 @@ def _gates(cell: str, gi: torch.Tensor, h_prev: torch.Tensor, w: list[torch.Tens
             "candidate": g,
             "output": act[:, 3 * H :],
         }
-    if cell == "gru":
-        gh = torch.addmm(b_hh, h_prev, w_hh.t())  # (T, 3H): recurrent part, kept apart for r*
-        ir, iz, inn = gi.chunk(3, dim=1)
-        hr, hz, hn = gh.chunk(3, dim=1)
-        r = torch.sigmoid(ir + hr)
-        return {"reset": r, "update": torch.sigmoid(iz + hz), "candidate": torch.tanh(inn + r * hn)}
-    return {}
+    gh = torch.addmm(b_hh, h_prev, w_hh.t())  # (t, 3H): recurrent part, kept apart for r*
+    ir, iz, inn = gi.chunk(3, dim=1)
+    hr, hz, hn = gh.chunk(3, dim=1)
+    r = torch.sigmoid(ir + hr)
+    return {"reset": r, "update": torch.sigmoid(iz + hz), "candidate": torch.tanh(inn + r * hn)}
 
 
-def _cell_states(gates: dict, c0: torch.Tensor) -> np.ndarray:
-    """LSTM c_t = f_t * c_{t-1} + i_t * g_t for all t; (T, H).
+def _cell_states(gates: dict, c0: torch.Tensor, out: np.ndarray) -> None:
+    """LSTM c_t = f_t * c_{t-1} + i_t * g_t for a run of steps, written into ``out`` (t, H).
 
     The only sequential part of the trace, and it is elementwise: a NumPy loop of two
     in-place ufuncs per step costs about a microsecond each (a torch op costs several).
     """
     f = np.ascontiguousarray(gates["forget"].numpy())
-    u = (gates["input"] * gates["candidate"]).numpy()  # (T, H)
+    u = (gates["input"] * gates["candidate"]).numpy()  # (t, H)
     c = np.empty_like(u)
     prev = c0.numpy()
     for t in range(u.shape[0]):
         np.multiply(f[t], prev, out=c[t])
         np.add(c[t], u[t], out=c[t])
         prev = c[t]
-    return c
+    out[:] = c
+
+
+CHUNK = 128  # steps per pipelined chunk (see ``trace``)
+
+
+@dataclass
+class _Buffers:
+    """Preallocated outputs that chunk workers fill in place; (T, L, H) unless noted."""
+
+    hidden: np.ndarray
+    cell: np.ndarray | None
+    gates: dict[str, np.ndarray]
+    logits: torch.Tensor  # (T, V)
+
+
+@torch.no_grad()  # grad mode is thread-local: the worker needs its own
+def _fill_chunk(model, t0: int, idx: torch.Tensor, layers: list, table, buf: _Buffers) -> None:
+    """Gates, c and logits of steps t0..t0+t from the fused outputs of that chunk."""
+    cell = model.cell
+    for layer, (x, out, h_start, c_start) in enumerate(layers):
+        t1 = t0 + out.size(0)
+        buf.hidden[t0:t1, layer] = out.numpy()
+        if cell == "rnn":
+            continue
+        w = _layer_weights(model.rnn, layer)
+        h_prev = torch.cat([h_start, out[:-1]], dim=0)  # (t, H): h_{t-1}
+        if layer == 0:
+            gi = table.index_select(0, idx)  # (t, k*H)
+        else:
+            gi = torch.addmm(w[2] if cell == "gru" else w[2] + w[3], x, w[0].t())
+        g = _gates(cell, gi, h_prev, w)
+        for name, value in g.items():
+            buf.gates[name][t0:t1, layer] = value.numpy()
+        if cell == "lstm":
+            _cell_states(g, c_start[0], buf.cell[t0:t1, layer])
+    buf.logits[t0 : t0 + layers[-1][1].size(0)] = model.head(layers[-1][1])
 
 
 @torch.no_grad()
@@ -167,6 +202,12 @@ def trace(
     state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Trace:
     """Read ``text_or_ids`` with ``model`` (in eval mode) and record every internal value.
+
+    The sequence is cut into chunks of ``CHUNK`` steps. The fused kernels run the
+    recurrence chunk after chunk on this thread (carrying h and c across chunks, which
+    also hands back the exact c at each chunk start); one worker thread recomputes the
+    gates, c and logits of each finished chunk while the next chunk's recurrence runs.
+    So the extra work mostly overlaps the unavoidable sequential part.
 
     Args:
         model: a ``SequenceModel`` (its tokenizer is used for text).
@@ -183,50 +224,53 @@ def trace(
     model.eval()
     try:
         cfg: SequenceConfig = model.config
+        T, L, H = len(ids), cfg.num_layers, cfg.hidden_size
         idx = torch.tensor(ids, dtype=torch.long, device=model.head.weight.device)
         state = model.init_state(1) if state is None else state
         h0, c0 = state if cfg.cell == "lstm" else (state, None)
         emb = model.embed(idx)  # (T, E)
-        outs = run_layers(model, emb.unsqueeze(0), h0, c0)  # L x (1, T, H)
-        gates: dict[str, list[torch.Tensor]] = {n: [] for n in GATE_NAMES[cfg.cell]}
-        cells = []
-        inp = emb
-        for layer, out in enumerate(outs):
-            h = out[0]  # (T, H)
-            h_prev = torch.cat([h0[layer], h[:-1]], dim=0)  # (T, H): h_{t-1}
-            if cfg.cell != "rnn":
-                gi = _input_part(model, layer, inp, idx)
-                g = _gates(cfg.cell, gi, h_prev, _layer_weights(model.rnn, layer))
-            else:
-                g = {}
-            for name, value in g.items():
-                gates[name].append(value)
-            if cfg.cell == "lstm":
-                cells.append(_cell_states(g, c0[layer, 0]))
-            inp = h
-        logits = model.head(outs[-1][0])  # (T, V)
-        logp = F.log_softmax(logits, dim=-1)
+        buf = _Buffers(
+            hidden=np.empty((T, L, H), np.float32),
+            cell=np.empty((T, L, H), np.float32) if cfg.cell == "lstm" else None,
+            gates={n: np.empty((T, L, H), np.float32) for n in GATE_NAMES[cfg.cell]},
+            logits=torch.empty(T, cfg.vocab_size),
+        )
+        table = _input_table(model) if cfg.cell != "rnn" else None
+        weights = [_layer_weights(model.rnn, layer) for layer in range(L)]
+        h = [h0[i : i + 1] for i in range(L)]  # (1, 1, H) each: state at the chunk start
+        c = [c0[i : i + 1] for i in range(L)] if c0 is not None else [None] * L
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            jobs = []
+            for t0 in range(0, T, CHUNK):
+                x = emb[t0 : t0 + CHUNK].unsqueeze(0)  # (1, t, E)
+                layers = []
+                for i in range(L):
+                    out, h_n, c_n = _fused_layer(cfg.cell, x, h[i], c[i], weights[i])
+                    layers.append((x[0], out[0], h[i][0], c[i][0] if c[i] is not None else None))
+                    h[i], c[i], x = h_n, c_n, out
+                jobs.append(
+                    pool.submit(_fill_chunk, model, t0, idx[t0 : t0 + CHUNK], layers, table, buf)
+                )
+            for job in jobs:
+                job.result()  # re-raises a worker's exception here
+        logp = F.log_softmax(buf.logits, dim=-1)
         nxt = idx[1:]
-        loss = torch.full((len(ids),), float("nan"))
+        loss = torch.full((T,), float("nan"))
         step_loss = -logp[:-1].gather(1, nxt.unsqueeze(1)).squeeze(1)
         loss[:-1] = torch.where(nxt == 0, torch.nan, step_loss)
     finally:
         model.train(was_training)
-
-    def stack(xs: list) -> np.ndarray:
-        return np.stack([np.asarray(x) for x in xs], axis=1)  # L x (T, H) -> (T, L, H)
-
     return Trace(
         cell_type=cfg.cell,
         tokens=model.token_strings(ids),
         ids=np.asarray(ids, dtype=np.int64),
         embeddings=emb.numpy(),
-        hidden=stack([o[0] for o in outs]),
-        cell=stack(cells) if cells else None,
-        gates={k: stack(v) for k, v in gates.items()},
+        hidden=buf.hidden,
+        cell=buf.cell,
+        gates=buf.gates,
         initial_hidden=h0[:, 0].numpy().copy(),
         initial_cell=c0[:, 0].numpy().copy() if c0 is not None else None,
-        logits=logits.numpy(),
+        logits=buf.logits.numpy(),
         probs=logp.exp().numpy(),
         loss=loss.numpy(),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,8 @@ from autoreg.tokenizers import CharTokenizer
 from autoreg.trace import GATE_NAMES, Trace, bench_trace_overhead, trace
 
 ATOL = 1e-5
+# the module, not the function: ``autoreg.trace`` names the function once re-exported
+trace_module = importlib.import_module("autoreg.trace")
 
 
 def _model(cell: str, layers: int, seed: int = 0, H: int = 12) -> SequenceModel:
@@ -58,6 +62,24 @@ def test_trace_equals_fused_module(cell: str, layers: int) -> None:
         logits, _, _ = model(ids.unsqueeze(0))
     np.testing.assert_allclose(tr.logits, logits[0].numpy(), atol=ATOL)
     np.testing.assert_allclose(tr.probs.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_chunked_pipeline_equals_one_chunk(cell: str, monkeypatch) -> None:
+    """Chunks of 7 steps (carried state, worker thread) give the same trace as one chunk."""
+    model = _model(cell, 2)
+    text = "abc (def) gh\nabba cafe" * 3
+    whole = trace(model, text)
+    monkeypatch.setattr(trace_module, "CHUNK", 7)
+    parts = trace(model, text)
+    out, _ = _fused_states(model, model.encode(text))
+    np.testing.assert_allclose(parts.hidden[:, -1], out, atol=ATOL)
+    for name in ("hidden", "logits", "probs", "embeddings"):
+        np.testing.assert_allclose(getattr(parts, name), getattr(whole, name), atol=ATOL)
+    for name, g in whole.gates.items():
+        np.testing.assert_allclose(parts.gates[name], g, atol=ATOL)
+    if cell == "lstm":
+        np.testing.assert_allclose(parts.cell, whole.cell, atol=ATOL)
 
 
 @pytest.mark.parametrize("layers", [1, 3])
