@@ -17,15 +17,21 @@ import sys
 MEASURES = {
     "trace_overhead": "autoreg.trace:bench_trace_overhead",
     "pixel_sampler_speedup": "autoreg.pixelcnn.sampling:bench_sampler_speedup",
+    "page_load_ratio": "autoreg.bench_browser:bench_page_load_ratio",
+    "step_latency_ratio": "autoreg.bench_browser:bench_step_latency_ratio",
+    "server_memory": "autoreg.bench_browser:bench_server_memory",
+    "classroom_load": "autoreg.bench_load:bench_classroom_load",
 }
 
 
-def run(name: str) -> dict:
+def run(name: str) -> dict | list[dict]:
     """Run one measure by name and return its result dict (with ``measure`` set)."""
     if name not in MEASURES:
         raise ValueError(f"Unknown measure {name!r}; choose from {sorted(MEASURES)}.")
     module_name, func_name = MEASURES[name].split(":")
     result = getattr(importlib.import_module(module_name), func_name)()
+    if isinstance(result, list):  # per-page measures: one line per page
+        return [{"measure": name, **line} for line in result]
     return {"measure": name, **result}
 
 
@@ -34,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("measures", nargs="*", help=f"default: all of {sorted(MEASURES)}")
     args = parser.parse_args(argv)
     for name in args.measures or list(MEASURES):
-        print(json.dumps(run(name)), flush=True)
+        result = run(name)
+        for line in result if isinstance(result, list) else [result]:
+            print(json.dumps(line), flush=True)
     return 0
 
 
