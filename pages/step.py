@@ -25,15 +25,17 @@ with top[0]:
     st.caption(card_summary(name))
 n_layers = get_model(name).config.num_layers
 with top[1]:
-    ui.clamp_state("step_layer", n_layers - 1)
+    if st.session_state.get("step_layer", 1) > n_layers:
+        st.session_state["step_layer"] = 1
     layer = url_widget(
         st.selectbox,
         "Layer",
-        list(range(n_layers)),
+        list(range(1, n_layers + 1)),
         key="step_layer",
-        format_func=lambda i: f"Layer {i + 1} of {n_layers}",
+        help="1 reads the embeddings; each next layer reads the one below",
         disabled=n_layers == 1,
     )
+    layer -= 1  # 0-based from here on
 with top[2]:
     text = text_input("step_input")
 unknown = sorted(set(unknown_tokens(name, text)))
@@ -140,7 +142,6 @@ def stepping() -> None:
             "Over time",
             list(q),
             default="hidden",
-            format_func=vs.LABELS.get,
             key="step_view",
         )
         or "hidden"

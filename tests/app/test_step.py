@@ -1,0 +1,174 @@
+"""Step through in AppTest: every control, the URL state, autoplay, presenter mode.
+
+The page is driven with this session's own tiny models (an RNN, a two-layer LSTM and a
+GRU on the same characters), so the tests do not depend on which shipped models exist;
+the shipped ones are opened by the browser tests and the every-page smoke test.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from autoreg.sequence import SequenceConfig, SequenceModel, checkpoint_card
+from autoreg.tokenizers import CharTokenizer
+from autoreg.ui.models import SESSION_MODELS, SessionModel
+from autoreg.ui.sequences import PRESETS
+
+PAGE = "pages/step.py"
+TOK = CharTokenizer.fit("".join(PRESETS.values()))
+N_STEPS = len(PRESETS["Python code"])
+# A select box keeps its *shown* label in the URL; session models show as "<label> (yours...)".
+LABEL = {cell: f"tiny-{cell} (yours, this session)" for cell in ("rnn", "lstm", "gru")}
+
+
+def _session_models() -> dict[str, SessionModel]:
+    out = {}
+    for seed, (cell, layers) in enumerate((("rnn", 1), ("lstm", 2), ("gru", 1))):
+        torch.manual_seed(seed)
+        model = SequenceModel(SequenceConfig(cell, TOK.vocab_size, 8, 16, layers), TOK).eval()
+        model.requires_grad_(False)
+        card = checkpoint_card(model, corpus={"name": "python-docs"})
+        out[f"session:tiny-{cell}"] = SessionModel(model=model, card=card)
+    return out
+
+
+@pytest.fixture
+def open_step(open_page):
+    def _open(state: dict | None = None, **query: str):
+        query.setdefault("step_model", LABEL["lstm"])
+        return open_page(PAGE, state={SESSION_MODELS: _session_models(), **(state or {})}, **query)
+
+    return _open
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def _step(at) -> int:
+    return at.slider(key="step_step").value
+
+
+def _chart(at, key: str) -> dict:
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        if el.proto.id and key in el.proto.id:
+            return spec
+    raise AssertionError(f"no chart {key}")
+
+
+def test_every_control_runs_without_exception(open_step):
+    at = open_step(step_step="10")
+    _ok(at)
+    assert _step(at) == 10
+    at.button(key="step_next").click().run()
+    _ok(at)
+    assert _step(at) == 11
+    at.button(key="step_prev").click().run()
+    at.button(key="step_prev").click().run()
+    assert _step(at) == 9
+    at.slider(key="step_step").set_value(40).run()
+    _ok(at)
+    assert _step(at) == 40
+    at.number_input(key="step_unit").set_value(5).run()
+    at.segmented_control(key="step_view").set_value("forget").run()
+    _ok(at)
+    at.segmented_control(key="step_sub").set_value("cell").run()
+    _ok(at)
+    assert len(at.latex) >= 4  # the LSTM equations up to "cell" (plus the page's two)
+    at.selectbox(key="step_layer").set_value(2).run()
+    _ok(at)
+    assert "layer" not in " ".join(w.value for w in at.warning)
+    at.selectbox(key="step_order").set_value("clustered").run()
+    _ok(at)
+    at.select_slider(key="step_speed").set_value(4).run()
+    at.toggle(key="step_compare").set_value(True).run()
+    _ok(at)
+    assert any("Compare" in s.value for s in at.subheader)
+    for name in ("session:tiny-gru", "session:tiny-rnn"):
+        at.selectbox(key="step_model").set_value(name).run()
+        _ok(at)
+        assert _step(at) == 40, "switching the model keeps the cursor"
+    assert any("GRU" in s.value for s in at.subheader) is False  # now the RNN
+    assert at.download_button(key="step_csv").proto.label == "CSV"
+
+
+def test_typed_text_flags_unknown_characters_without_failing(open_step):
+    at = open_step()
+    at.selectbox(key="step_input_preset").set_value("Your own text").run()
+    at.text_area(key="step_input_text").input("naïve café ✓ (x)").run()
+    _ok(at)
+    assert any("never saw" in w.value and "'✓'" in w.value for w in at.warning)
+    assert at.slider(key="step_step").max == len("naïve café ✓ (x)") - 1
+
+
+def test_play_advances_and_stops_at_the_end(open_step):
+    at = open_step(step_step=str(N_STEPS - 4))
+    at.button(key="step_play").click().run()
+    _ok(at)
+    assert at.session_state["step_playing"] is True
+    start = _step(at)
+    at.run()  # each run is one timer tick in AppTest
+    assert _step(at) == start + 1
+    for _ in range(5):
+        at.run()
+    assert _step(at) == N_STEPS - 1
+    assert at.session_state["step_playing"] is False
+    at.button(key="step_play").click().run()  # play again from the end rewinds
+    assert _step(at) == 0 and at.session_state["step_playing"] is True
+    at.slider(key="step_step").set_value(20).run()  # taking the slider pauses
+    assert at.session_state["step_playing"] is False
+    at.run()
+    assert _step(at) == 20
+
+
+def test_pause_keeps_the_step(open_step):
+    at = open_step(step_step="5")
+    at.button(key="step_play").click().run()
+    at.run()
+    at.button(key="step_play").click().run()
+    stopped = _step(at)
+    at.run()
+    at.run()
+    assert _step(at) == stopped and at.session_state["step_playing"] is False
+
+
+def test_shared_url_lands_on_the_same_view(open_step):
+    query = {"step_model": LABEL["gru"], "step_step": "17", "step_unit": "3"}
+    at = open_step(**query, step_view="update")
+    _ok(at)
+    assert _step(at) == 17
+    assert at.number_input(key="step_unit").value == 3
+    assert at.segmented_control(key="step_view").value == "update"
+    assert any("GRU cell: unit 3, step 17" in s.value for s in at.subheader)
+    assert not at.warning, [w.value for w in at.warning]
+    heat = _chart(at, "step_heatmap")
+    cursor = next(s for s in heat["layout"]["shapes"] if s.get("name") == "cursor")
+    assert cursor["x0"] == 16.5
+
+
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [("step_step", "99999"), ("step_model", "no-such-model"), ("step_unit", "-4"),
+     ("step_layer", "7"), ("step_view", "bogus")],
+)  # fmt: skip
+def test_bad_url_values_fall_back_with_a_notice(open_step, key, bad):
+    at = open_step(**{key: bad})
+    _ok(at)
+    assert any(key in w.value and bad in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.title[0].value == "Step through"
+
+
+def test_presenter_mode_hides_secondary_controls(open_step):
+    at = open_step(state={"presenter": True})
+    _ok(at)
+    keys = {getattr(w, "key", None) for w in at.select_slider} | {
+        getattr(w, "key", None) for w in at.selectbox
+    }
+    assert "step_speed" not in keys and "step_order" not in keys
+    assert not at.download_button
+    at.button(key="step_next").click().run()
+    assert _step(at) == 1
