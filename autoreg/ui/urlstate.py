@@ -43,7 +43,8 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     fresh = key not in st.session_state
     raw = st.query_params.get(key) if fresh else None
     value = widget(label, *args, key=key, bind="query-params", **kwargs)
-    if raw is not None and not same_value(raw, value):
+    shown = kwargs.get("format_func")  # select boxes keep the *shown* label in the URL
+    if raw is not None and not same_value(raw, value) and not (shown and raw == str(shown(value))):
         st.session_state.setdefault(_NOTICES, []).append(
             f"The link asked for {key}={raw!r}, which this page cannot show; "
             f"using {value!r} instead."
