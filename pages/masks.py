@@ -40,7 +40,9 @@ with c1:
 digit = example_digit().float() / 3  # a real 16x16 test digit, 4 levels -> intensities 0..1
 dp = dot_product_example(digit, 7, 7, k, mtype)
 with c1:
-    st.plotly_chart(mask_figure(dp.mask, mtype, title=f"{k}×{k} mask {mtype}"), width="stretch")
+    st.plotly_chart(
+        mask_figure(dp.mask, mtype, title=f"{k}×{k} mask {mtype} (orange: centre)"), width="stretch"
+    )
 with c2:
     st.plotly_chart(dot_product_figure(dp.patch, dp.weight, dp.mask), width="stretch")
     st.latex(

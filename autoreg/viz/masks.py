@@ -17,8 +17,8 @@ from autoreg.viz.pixels import GREYS, _np, click_layer, square_axes
 VISIBLE, HIDDEN = ACCENT, "#e9ecef"
 
 
-def mask_figure(mask, mask_type: str, *, title: str | None = None, height: int = 320):
-    """The k x k mask: blue taps are visible (1), grey taps hidden (0); centre marked."""
+def mask_figure(mask, mask_type: str, *, title: str | None = None, height: int = 300):
+    """The k x k mask: blue taps are visible (1), grey taps hidden (0); centre outlined."""
     m = _np(mask).astype(float)
     k = m.shape[0]
     c = k // 2
@@ -40,23 +40,21 @@ def mask_figure(mask, mask_type: str, *, title: str | None = None, height: int =
             "<extra></extra>",
         )
     )
-    fig.add_trace(
-        go.Scatter(
-            x=[c], y=[c], mode="markers", name=f"centre (mask {mask_type}: "
-            + ("hidden)" if m[c, c] == 0 else "visible)"),
-            marker={"symbol": "square-open", "size": 260 // k, "color": HIGHLIGHT,
-                    "line": {"width": 4, "color": HIGHLIGHT}},
-            hoverinfo="skip",
-        )
-    )  # fmt: skip
+    fig.add_shape(
+        type="rect",
+        x0=c - 0.5,
+        x1=c + 0.5,
+        y0=c - 0.5,
+        y1=c + 0.5,
+        line={"color": HIGHLIGHT, "width": 4},
+    )  # the centre: the pixel predicted
     square_axes(fig, k)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    fig.update_layout(legend={"orientation": "h", "y": -0.02, "yanchor": "top"})
     return style(fig, title=title, height=height)
 
 
-def dot_product_figure(patch, weight, mask, *, height: int = 300) -> go.Figure:
+def dot_product_figure(patch, weight, mask, *, height: int = 340) -> go.Figure:
     """Three panels with their numbers: input patch x, kernel w (hidden taps greyed),
     and the terms m*w*x that are summed."""
     x, w, m = (_np(a).astype(float) for a in (patch, weight, mask))
@@ -89,9 +87,12 @@ def dot_product_figure(patch, weight, mask, *, height: int = 300) -> go.Figure:
         fig.update_xaxes(showticklabels=False, row=1, col=i)
         fig.update_yaxes(showticklabels=False, row=1, col=i)
     fig.update_layout(plot_bgcolor=HIDDEN)
+    fig.update_annotations(font_size=14, yshift=6)
     for i in range(1, 4):
         fig.update_yaxes(scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
-    return style(fig, height=height)
+    style(fig, height=height)
+    fig.update_layout(margin={"t": 44})
+    return fig
 
 
 def field_figure(
@@ -116,18 +117,16 @@ def field_figure(
     order = np.arange(size * size).reshape(size, size)
     future = order >= r0 * size + c0
     blind_m = np.zeros((size, size), bool) if blind is None else _np(blind).astype(bool)
-    status = np.where(
-        ~np.isnan(z),
-        np.vectorize(lambda v: f"seen from layer {int(v)}" if v == v else "")(z),
-        np.where(blind_m, "BLIND SPOT: before it, but never seen",
-                 np.where(future, "later in raster order", "not seen yet")),
-    )  # fmt: skip
+    status = np.full((size, size), "not seen yet", dtype=object)
+    status[future] = "later in raster order"
+    status[blind_m] = "BLIND SPOT: before it, but never seen"
+    for r, c in zip(*np.nonzero(~np.isnan(z)), strict=True):
+        status[r, c] = f"seen from layer {int(z[r, c])}"
     fig = go.Figure(
         go.Heatmap(
             z=z, zmin=0.5, zmax=max(layer, 1) + 0.5, colorscale="Blues", xgap=1, ygap=1,
-            customdata=status,
             colorbar={"title": {"text": "joins at<br>layer"}, "thickness": 12, "dtick": 1},
-            hovertemplate="row %{y}, col %{x}<br>%{customdata}<extra></extra>",
+            hoverinfo="skip",
         )
     )  # fmt: skip
     fr, fc = np.nonzero(future & ~((np.arange(size)[:, None] == r0) & (np.arange(size) == c0)))
@@ -148,13 +147,12 @@ def field_figure(
                              marker={"symbol": "star", "size": 16, "color": HIGHLIGHT,
                                      "line": {"color": "black", "width": 1}},
                              hoverinfo="skip"))  # fmt: skip
-    fig.add_trace(click_layer(size))
+    fig.add_trace(click_layer(size, status))
     square_axes(fig, size)
     fig.update_layout(
         plot_bgcolor="#f8f9fa",
         legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
         clickmode="event+select",
-        dragmode=False,
     )
     return style(fig, title=title, height=height)
 

@@ -40,16 +40,22 @@ def square_axes(fig: go.Figure, size: int, row=None, col=None) -> None:
     )
 
 
-def click_layer(size: int) -> go.Scatter:
-    """Invisible pixel centres that make a heatmap clickable (customdata = [row, col])."""
+def click_layer(size: int, hover=None) -> go.Scatter:
+    """Invisible pixel centres that make a heatmap clickable (customdata = [row, col]).
+
+    They sit on top, so they also carry the hover text (``hover``: strings ``[H, W]``);
+    a trace with ``hoverinfo="skip"`` would emit no click either.
+    """
     rr, cc = np.mgrid[0:size, 0:size]
+    text = np.full((size, size), "", object) if hover is None else np.asarray(hover, object)
     return go.Scatter(
         x=cc.ravel(),
         y=rr.ravel(),
         mode="markers",
         marker={"size": max(6, 360 // size), "symbol": "square", "opacity": 0.01},
         customdata=np.stack([rr.ravel(), cc.ravel()], 1),
-        hoverinfo="skip",
+        text=text.ravel(),
+        hovertemplate="row %{customdata[0]}, col %{customdata[1]}<br>%{text}<extra></extra>",
         name=CLICK_NAME,
         showlegend=False,
     )
@@ -66,6 +72,27 @@ def _marks(mask, name: str, colour: str, symbol: str, size: int, opacity: float)
         name=name,
         hoverinfo="skip",
     )  # fmt: skip
+
+
+def outline(mask, name: str, colour: str, width: float = 2.5, dash: str = "solid"):
+    """One line trace along the border of a boolean region ``[H, W]`` (pixel edges)."""
+    m = _np(mask).astype(bool)
+    pad = np.pad(m, 1)
+    xs: list = []
+    ys: list = []
+    for r, c in zip(*np.nonzero(m), strict=True):
+        pr, pc = r + 1, c + 1
+        for dr, dc, seg in (
+            (-1, 0, ((c - 0.5, r - 0.5), (c + 0.5, r - 0.5))),
+            (1, 0, ((c - 0.5, r + 0.5), (c + 0.5, r + 0.5))),
+            (0, -1, ((c - 0.5, r - 0.5), (c - 0.5, r + 0.5))),
+            (0, 1, ((c + 0.5, r - 0.5), (c + 0.5, r + 0.5))),
+        ):
+            if not pad[pr + dr, pc + dc]:
+                xs += [seg[0][0], seg[1][0], None]
+                ys += [seg[0][1], seg[1][1], None]
+    return go.Scatter(x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
+                      line={"color": colour, "width": width, "dash": dash})  # fmt: skip
 
 
 def image_figure(
@@ -92,7 +119,9 @@ def image_figure(
     img = _np(image).astype(float)
     size = img.shape[-1]
     shown = img.copy() if visible is None else np.where(_np(visible), img, np.nan)
-    text = np.where(np.isnan(shown), "not generated yet", shown.astype(object))
+    text = np.where(
+        np.isnan(shown), "not generated yet", np.char.add("level ", img.astype(int).astype(str))
+    )
     fig = go.Figure(
         go.Heatmap(
             z=shown,
@@ -101,7 +130,8 @@ def image_figure(
             colorscale=GREYS,
             colorbar={"title": {"text": "level"}, "len": 0.6, "thickness": 12},
             customdata=text,
-            hovertemplate="row %{y}, col %{x}<br>level %{customdata}<extra></extra>",
+            hovertemplate="row %{y}, col %{x}<br>%{customdata}<extra></extra>",
+            hoverinfo="skip" if clickable else None,
             name="image",
         )
     )
@@ -114,13 +144,12 @@ def image_figure(
         fig.add_trace(_marks(_one(current, size), "current pixel", HIGHLIGHT,
                              "square-open", cell, 1.0))  # fmt: skip
     if clickable:
-        fig.add_trace(click_layer(size))
+        fig.add_trace(click_layer(size, text))
     square_axes(fig, size)
     fig.update_layout(
         legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
         plot_bgcolor="#e9ecef",
         clickmode="event+select",
-        dragmode=False,
     )
     return style(fig, title=title, height=height)
 
@@ -222,5 +251,5 @@ def grid_figure(
                       line={"color": HIGHLIGHT, "width": 3})  # fmt: skip
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_layout(plot_bgcolor="#ffffff")
+    fig.update_layout(plot_bgcolor="#e9ecef")
     return style(fig, title=title, height=height)

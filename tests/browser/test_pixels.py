@@ -1,0 +1,61 @@
+"""Generate pixels in real Chromium: draw on the canvas, complete it, play and pause."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
+MODEL = "pixelcnn-mnist28-binary"  # slow enough on a CPU to catch it mid-generation
+
+
+def progress(page) -> tuple[int, int]:
+    text = page.get_by_test_id("stProgress").inner_text()
+    done, total = re.search(r"computed (\d+) of (\d+)", text).groups()
+    return int(done), int(total)
+
+
+def drawn(page) -> int:
+    slider = page.get_by_test_id("stSlider").filter(has_text="Pixels drawn")
+    return int(slider.locator("input[type=range]").input_value())
+
+
+def test_draw_complete_play_and_pause(app_server, page, artifacts_dir):
+    open_app(page, app_server, "home")  # a fresh server routes /pixels via pages/ until app.py ran
+    open_app(page, app_server, "pixels", f"pixels_model={MODEL}&pixels_start=your+drawing")
+    assert_clean(page)
+    canvas = page.locator("canvas.pc-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    # a vertical stroke and a short diagonal one, with realistic mouse moves
+    for (x0, y0), (x1, y1) in (((0.45, 0.1), (0.5, 0.45)), ((0.3, 0.15), (0.5, 0.2))):
+        page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+        page.mouse.down()
+        for t in range(1, 16):
+            f = t / 15
+            page.mouse.move(box["x"] + (x0 + f * (x1 - x0)) * box["width"],
+                            box["y"] + (y0 + f * (y1 - y0)) * box["height"])  # fmt: skip
+            page.wait_for_timeout(15)
+        page.mouse.up()
+        wait_idle(page)
+    assert page.get_by_text("The canvas is empty").count() == 0
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_timeout(2500)
+    _, total = progress(page)
+    assert 0 < total < 28 * 28, "the drawn rows are given, so fewer pixels are generated"
+    page.get_by_role("button", name="Pause").click()
+    page.wait_for_timeout(1500)
+    paused_at = drawn(page)
+    assert paused_at > 0
+    page.wait_for_timeout(1500)
+    assert drawn(page) == paused_at, "pause must freeze the replay"
+    screenshot(page, artifacts_dir / "pixels.png")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_timeout(2000)
+    assert drawn(page) > paused_at
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_timeout(1000)
+    assert_clean(page)
