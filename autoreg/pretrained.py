@@ -61,7 +61,11 @@ def model_from_checkpoint(ckpt: Checkpoint) -> torch.nn.Module:
         raise ValueError(f"No loader for checkpoint kind {ckpt.card['kind']!r}.")
     module_name, func_name = target.split(":")
     build = getattr(importlib.import_module(module_name), func_name)
-    model = build(ckpt)
+    try:
+        model = build(ckpt)
+    except (TypeError, OverflowError, RuntimeError) as exc:  # odd config values in a card
+        msg = str(exc)[:200]
+        raise ValueError(f"The checkpoint's config cannot build a model: {msg}") from None
     model.eval()
     return model
 
