@@ -17,6 +17,7 @@ Full MNIST / Fashion-MNIST for users who are online live in ``autoreg.download``
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,11 +118,18 @@ def load_mnist5k(size: int = 28, levels: int = 256) -> ImageDataset:
     """MNIST-5k at ``size`` (28, or smaller by pooling, e.g. 16 or 14) and ``levels``."""
     if not 2 <= size <= 28:
         raise ValueError(f"mnist-5k images are 28x28; size={size!r} must be in 2..28.")
-    with gzip.open(mnist5k_path(), "rt") as fh:
-        data = np.loadtxt(fh, delimiter=",", dtype=np.float32)  # (5000, 785)
+    data = _read_mnist5k()  # (5000, 785), read once per process
     images = data[:, :784].reshape(-1, 28, 28) / 255.0
     labels = data[:, 784].astype(np.int64)
     return _finish("mnist-5k", images, labels, size, levels)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_mnist5k() -> np.ndarray:
+    with gzip.open(mnist5k_path(), "rt") as fh:
+        data = np.loadtxt(fh, delimiter=",", dtype=np.float32)  # (5000, 785)
+    data.setflags(write=False)
+    return data
 
 
 def load_digits8(size: int = 8, levels: int = 16) -> ImageDataset:

@@ -52,8 +52,8 @@ class StepInfo:
     extra: dict = field(default_factory=dict)
 
 
-def lr_at(step: int, total: int, base: float) -> float:
-    """Cosine decay from ``base`` to ``base/10`` (a pure function of the step)."""
+def lr_at(step: float, total: float, base: float) -> float:
+    """Cosine decay from ``base`` to ``base/10`` over ``total`` (a pure function of progress)."""
     frac = min(1.0, step / max(1, total))
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
@@ -120,7 +120,13 @@ def train(
         perm = torch.randperm(n, generator=gen)
         for i in range(steps_per_epoch):
             t0 = time.perf_counter()
-            lr = lr_at(step, total, cfg.lr)
+            # progress = the larger of steps done and time used, so a --max-minutes run
+            # still decays its learning rate fully before the clock stops it
+            elapsed = time.perf_counter() - start
+            frac = step / total
+            if cfg.max_minutes:
+                frac = max(frac, elapsed / (60 * cfg.max_minutes))
+            lr = lr_at(frac, 1, cfg.lr)
             for g in opt.param_groups:
                 g["lr"] = lr
             x = data.train[perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]].long()
@@ -143,12 +149,15 @@ def train(
                         step,
                         total,
                         epoch,
-                        loss.item() / 1.0,
+                        loss.item(),
                         lr,
                         time.perf_counter() - t0,
                         test_bits if last else None,
                     )
                 )
+            if not stopped and stop is not None and stop.is_set():  # set by on_step itself
+                stopped = True
+                test_bits = evaluate_bits(model, data.test)
             if stopped:
                 break
         epochs_done = epoch + 1
@@ -221,6 +230,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument("--out", required=True, help="output path (.safetensors and .json)")
+    p.add_argument(
+        "--resume",
+        default=None,
+        help="continue from this checkpoint (its config wins over the model options)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -230,16 +244,6 @@ def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    data = load_images(args.dataset, size=args.size, levels=args.levels)
-    cfg = PixelCNNConfig(
-        kind=args.model,
-        image_size=args.size,
-        levels=args.levels,
-        channels=args.channels,
-        n_blocks=args.blocks,
-        first_kernel=args.first_kernel,
-        kernel=args.kernel,
-    )
     tcfg = PixelTrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -247,8 +251,47 @@ def main(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         seed=args.seed,
     )
-    model = build_model(cfg)
+    previous: dict = {}
+    if args.resume:  # continue a checkpoint: its config wins over the model options
+        from autoreg.checkpoints import load_checkpoint
+        from autoreg.pixelcnn.models import model_from_checkpoint
+
+        ckpt = load_checkpoint(args.resume)
+        model = model_from_checkpoint(ckpt)
+        trained_on = ckpt.card.get("dataset", {}).get("name")
+        if trained_on not in (None, args.dataset):
+            raise ValueError(f"{args.resume} was trained on {trained_on}, not {args.dataset}.")
+        m = ckpt.card.get("metrics", {})
+        previous = {
+            "epochs": m.get("epochs_total", m.get("epochs", 0)),
+            "train_seconds": m.get("train_seconds_total", m.get("train_seconds", 0.0)),
+        }
+    else:
+        model = build_model(
+            PixelCNNConfig(
+                kind=args.model,
+                image_size=args.size,
+                levels=args.levels,
+                channels=args.channels,
+                n_blocks=args.blocks,
+                first_kernel=args.first_kernel,
+                kernel=args.kernel,
+            )
+        )
+    cfg = model.config
+    data = load_images(args.dataset, size=cfg.image_size, levels=cfg.levels)
     out = Path(args.out)
+
+    def totals(metrics: dict) -> dict:
+        """Cumulative epochs and seconds over this run and the runs it resumed."""
+        if previous:
+            metrics["resumed_from_epochs"] = previous["epochs"]
+        metrics["epochs_total"] = previous.get("epochs", 0) + metrics["epochs"]
+        metrics["train_seconds_total"] = round(
+            previous.get("train_seconds", 0.0) + metrics["train_seconds"], 1
+        )
+        return metrics
+
     t_start = time.perf_counter()
 
     def on_step(s: StepInfo) -> None:
@@ -265,10 +308,10 @@ def main(args: argparse.Namespace) -> int:
             "epochs": epoch + 1,
             "train_seconds": round(time.perf_counter() - t_start, 1),
         }
-        save_checkpoint(out, model.state_dict(), make_card(model, data, tcfg, metrics))
+        save_checkpoint(out, model.state_dict(), make_card(model, data, tcfg, totals(metrics)))
 
     metrics = train(model, data, tcfg, on_step=on_step, on_epoch=on_epoch)
-    card = make_card(model, data, tcfg, metrics)
+    card = make_card(model, data, tcfg, totals(metrics))
     path = save_checkpoint(out, model.state_dict(), card)
     print(
         f"saved {path}: test {metrics['test_bits_per_dim']:.4f} bits/dim, baseline "

@@ -1,0 +1,170 @@
+"""PixelCNN training: the loop learns, reports, stops on request; the CLI writes a card."""
+
+import argparse
+import math
+import threading
+
+import pytest
+import torch
+
+from autoreg.checkpoints import load_checkpoint
+from autoreg.images import load_images
+from autoreg.pixelcnn import PixelCNNConfig, build_model, model_from_checkpoint
+from autoreg.pixelcnn import training as T
+
+torch.set_num_threads(1)  # tiny models: one thread avoids oversubscribing the shared CPU
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_images("digits-8x8", size=8, levels=4)
+
+
+def tiny(kind="pixelcnn"):
+    torch.manual_seed(0)
+    cfg = PixelCNNConfig(kind=kind, image_size=8, levels=4, channels=8, n_blocks=1, first_kernel=3)
+    return build_model(cfg)
+
+
+@pytest.mark.parametrize("kind", ["pixelcnn", "gated"])
+def test_training_lowers_test_nll_and_reports_steps(digits, kind):
+    model = tiny(kind)
+    before = T.evaluate_bits(model, digits.test)
+    steps = []
+    metrics = T.train(
+        model, digits, T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3), on_step=steps.append
+    )
+    assert metrics["test_bits_per_dim"] < before - 0.2
+    assert len(steps) == metrics["steps"] == 2 * math.ceil(len(digits.train) / 64)
+    assert [s.step for s in steps] == list(range(1, len(steps) + 1))
+    assert sum(s.test_bits is not None for s in steps) == 2  # once per epoch
+    assert all(s.step_time > 0 and s.lr > 0 for s in steps)
+    assert not model.training
+
+
+def test_stop_flag_stops_after_current_step(digits):
+    model = tiny()
+    stop = threading.Event()
+    seen = []
+
+    def on_step(s):
+        seen.append(s.step)
+        if s.step == 3:
+            stop.set()
+
+    metrics = T.train(model, digits, T.PixelTrainConfig(epochs=5), on_step=on_step, stop=stop)
+    assert seen == [1, 2, 3] and metrics["stopped_early"] and metrics["steps"] == 3
+    assert math.isfinite(metrics["test_bits_per_dim"])
+
+
+def test_eval_restores_train_mode(digits):
+    model = tiny().train()
+    T.evaluate_bits(model, digits.test[:10])
+    assert model.training
+
+
+def test_mismatched_dataset_raises(digits):
+    model = build_model(PixelCNNConfig(image_size=16, channels=8, n_blocks=0, first_kernel=3))
+    with pytest.raises(ValueError, match="expects 16x16"):
+        T.train(model, digits, T.PixelTrainConfig(epochs=1))
+
+
+def test_baseline_is_independent_categorical():
+    train = torch.tensor([[[0, 1]], [[0, 1]], [[0, 0]]])  # (3, 1, 2)
+    test = torch.tensor([[[0, 1]]])
+    # add-one smoothed: p(pixel0=0) = 4/5, p(pixel1=1) = 3/5 (2 levels)
+    expected = -(math.log2(4 / 5) + math.log2(3 / 5)) / 2
+    assert T.baseline_bits(train, test, 2) == pytest.approx(expected)
+
+
+def test_lr_schedule_is_pure_cosine():
+    assert T.lr_at(0, 100, 1.0) == pytest.approx(1.0)
+    assert T.lr_at(100, 100, 1.0) == pytest.approx(0.1)
+    assert T.lr_at(50, 100, 1.0) == pytest.approx(0.55)
+
+
+def test_cli_trains_and_writes_checkpoint_with_card(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    T.add_arguments(parser)
+    out = tmp_path / "m"
+    args = parser.parse_args(
+        [
+            "--model",
+            "gated",
+            "--dataset",
+            "digits-8x8",
+            "--size",
+            "8",
+            "--levels",
+            "2",
+            "--channels",
+            "8",
+            "--blocks",
+            "1",
+            "--first-kernel",
+            "3",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
+    assert T.main(args) == 0
+    assert "test" in capsys.readouterr().out
+    ckpt = load_checkpoint(out.with_suffix(".safetensors"))
+    card = ckpt.card
+    assert card["kind"] == "pixelcnn" and card["config"]["kind"] == "gated"
+    assert card["dataset"]["name"] == "digits-8x8" and card["dataset"]["levels"] == 2
+    m = card["metrics"]
+    assert m["epochs"] == 2 and m["train_seconds"] > 0
+    assert 0 < m["test_bits_per_dim"] < 1.0 and 0 < m["baseline_bits_per_dim"] < 1.0
+    assert m["test_nats_per_image"] == pytest.approx(m["test_bits_per_dim"] * math.log(2) * 64)
+    assert "baseline_nats_per_image" in m
+    model = model_from_checkpoint(ckpt)
+    x = load_images("digits-8x8", size=8, levels=2).test[:4].long()
+    assert model(x).shape == (4, 2, 8, 8)
+    assert (out.with_suffix(".json")).exists()
+
+
+def test_cli_resume_continues_from_checkpoint(tmp_path):
+    parser = argparse.ArgumentParser()
+    T.add_arguments(parser)
+    common = [
+        "--dataset",
+        "digits-8x8",
+        "--size",
+        "8",
+        "--levels",
+        "4",
+        "--channels",
+        "8",
+        "--blocks",
+        "1",
+        "--first-kernel",
+        "3",
+    ]
+    first = tmp_path / "a"
+    T.main(parser.parse_args([*common, "--epochs", "1", "--out", str(first)]))
+    second = tmp_path / "b"
+    # model options differ on purpose: the checkpoint's config wins
+    T.main(
+        parser.parse_args(
+            [
+                "--dataset",
+                "digits-8x8",
+                "--channels",
+                "32",
+                "--epochs",
+                "1",
+                "--resume",
+                str(first.with_suffix(".safetensors")),
+                "--out",
+                str(second),
+            ]
+        )
+    )
+    a = load_checkpoint(first.with_suffix(".safetensors")).card
+    b = load_checkpoint(second.with_suffix(".safetensors")).card
+    assert b["config"] == a["config"]
+    assert b["metrics"]["epochs_total"] == 2 and b["metrics"]["resumed_from_epochs"] == 1
+    assert b["metrics"]["test_bits_per_dim"] < a["metrics"]["test_bits_per_dim"]
