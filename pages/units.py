@@ -89,7 +89,7 @@ st.latex(
 found = [s for feature in scores.values() for s in feature]
 table = ui.scores_table(scores)
 best_rows = table[table["rank"] == 1] if not full else table
-st.dataframe(best_rows, hide_index=True, width="stretch", height=260 if full else None)
+st.dataframe(best_rows, hide_index=True, width="stretch", height=260 if full else "content")
 choice = url_widget(
     st.selectbox, "Open a unit", list(range(len(found))), key="units_found",
     format_func=lambda i: f"{FEATURES[found[i].feature].label} · {ui.short(found[i].quantity)}"
