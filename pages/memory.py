@@ -175,17 +175,12 @@ for col, (cell, name) in zip(st.columns(max(len(gated), 1)), gated.items(), stri
                 h.held_unit,
                 gate_name=h.gate,
                 state_name=state,
-                title=f"{cell.upper()}: {h.gate} gate, 12 units carrying the most letter",
+                title=f"{cell.upper()} {h.gate} gate: the 12 units most set by the letter",
             ),
             width="stretch",
             key=f"memory_gate_{cell}",
         )
-        mean = h.gate_mean[h.order[:12]]
-        st.caption(
-            f"Mean {h.gate} gate over the digits: unit ★{h.held_unit} "
-            f"{h.gate_mean[h.held_unit]:.3f}; top-12 units {mean.min():.2f}–"
-            f"{mean.max():.2f}."
-        )
+        st.caption(ui.holding_caption(h, top=12))
 
 # 4. Sigmoid and tanh ------------------------------------------------------------------
 st.header("4. Why a gate is a sigmoid and a candidate a tanh")
@@ -219,6 +214,7 @@ if models.get(hist_cell):
         width="stretch",
         key="memory_hist",
     )
+    c2.caption(ui.values_caption(tr.gates))
 runs = ui.toy_runs(int(seed))
 st.plotly_chart(
     viz.toy_cell_figure(

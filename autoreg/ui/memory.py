@@ -122,6 +122,34 @@ def holding(name: str, lag: int, seed: int, letter: str) -> memory.Holding:
     return memory.holding_units(get_model(name), lag, seed, letter)
 
 
+def holding_caption(h: memory.Holding, top: int = 12) -> str:
+    """What the gate does over the digits, in numbers, for the units shown."""
+    mean = h.gate_mean[h.order[:top]]
+    held = int((mean > 0.9).sum())
+    text = (
+        f"Mean {h.gate} gate over the digits: ★ unit {h.held_unit} "
+        f"{h.gate_mean[h.held_unit]:.3f}; {held} of these {top} units above 0.9 (holding)."
+    )
+    if h.gate == "update" and held < top:
+        text += (
+            " The others have z well below 1: h is rewritten from n at every digit, so for "
+            "them the letter can only come through r ⊙ (U_n h), the recurrent path."
+        )
+    return text
+
+
+def values_caption(gates: dict[str, np.ndarray]) -> str:
+    """Saturation of each gate and the sign of the candidate, from a trace."""
+    parts = []
+    for name, values in gates.items():
+        s = cells.value_summary(values)
+        if name == "candidate":
+            parts.append(f"candidate negative {s['negative']:.0%}")
+        else:
+            parts.append(f"{name} < 0.1: {s['below 0.1']:.0%}, > 0.9: {s['above 0.9']:.0%}")
+    return "; ".join(parts) + "."
+
+
 @st.cache_data(show_spinner=False)
 def toy_runs(seed: int) -> list[cells.ToyRun]:
     return [cells.toy_cell(v, seed=seed) for v in cells.TOY_VARIANTS]
@@ -169,13 +197,13 @@ def params_table(names: list[str]) -> pd.DataFrame:
 
 
 EQUATIONS = {
-    "RNN": r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})",
-    "LSTM": r"\begin{aligned} i,f,o &= \sigma(W x_t + U h_{t-1} + b)\\ g &= \tanh(W_g x_t "
-    r"+ U_g h_{t-1} + b_g)\\ c_t &= f \odot c_{t-1} + i \odot g\\ h_t &= o \odot "
-    r"\tanh(c_t) \end{aligned}",
-    "GRU": r"\begin{aligned} r,z &= \sigma(W x_t + U h_{t-1} + b)\\ n &= \tanh(W_n x_t + "
-    r"b_{in} + r \odot (U_n h_{t-1} + b_{hn}))\\ h_t &= (1-z) \odot n + z \odot "
-    r"h_{t-1} \end{aligned}",
+    "RNN": r"\begin{aligned} h_t &= \tanh(W [x_t, h_{t-1}] + b) \end{aligned}",
+    "LSTM": r"\begin{aligned} i, f, o &= \sigma(W_{i,f,o} [x_t, h_{t-1}] + b_{i,f,o})\\ "
+    r"g &= \tanh(W_g [x_t, h_{t-1}] + b_g)\\ c_t &= f \odot c_{t-1} + i \odot g\\ "
+    r"h_t &= o \odot \tanh(c_t) \end{aligned}",
+    "GRU": r"\begin{aligned} r, z &= \sigma(W_{r,z} [x_t, h_{t-1}] + b_{r,z})\\ "
+    r"n &= \tanh(W_{in} x_t + b_{in}\\ &\qquad + r \odot (W_{hn} h_{t-1} + b_{hn}))\\ "
+    r"h_t &= (1-z) \odot n + z \odot h_{t-1} \end{aligned}",
 }
 
 

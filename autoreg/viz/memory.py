@@ -60,7 +60,7 @@ def influence_lines(
     fig.update_yaxes(
         title="‖∂ log p / ∂ embedding‖ (newest input = 1)", type="log", exponentformat="power"
     )
-    fig.update_layout(legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
+    fig.update_layout(showlegend=True, legend={"title": {"text": "cell"}})
     return style(fig, title=title, height=height, width=width, template=template)
 
 
@@ -94,7 +94,7 @@ def influence_strips(
             zmax=0.0,
             xgap=1,
             ygap=4,
-            colorbar={"title": {"text": "log₁₀<br>influence"}, "thickness": 12},
+            colorbar={"title": {"text": "log₁₀ influence"}, "thickness": 12, "dtick": 2},
             hovertemplate="%{y}: '%{text}'<br>influence %{customdata}"
             "<br>log10 = %{z:.2f}<extra></extra>",
         )
@@ -102,7 +102,7 @@ def influence_strips(
     fig.update_xaxes(showticklabels=False, showgrid=False)
     fig.update_yaxes(autorange="reversed", showgrid=False)
     return style(
-        fig, title=title, height=height or 70 + 55 * len(cells), width=width, template=template
+        fig, title=title, height=height or 90 + 50 * len(cells), width=width, template=template
     )
 
 
@@ -151,7 +151,7 @@ def accuracy_curves(
         )
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title="accuracy", range=[-0.03, 1.05])
-    fig.update_layout(legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
+    fig.update_layout(showlegend=True, legend={"title": {"text": "cell"}})
     return style(fig, title=title, height=height, width=width, template=template)
 
 
@@ -222,7 +222,7 @@ def gate_over_time(
             col=1,
         )
     fig.add_hline(y=0, line={"color": MUTED, "width": 1}, row=2, col=1)
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=labels, row=2, col=1)
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=labels, tickangle=0, row=2, col=1)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     fig.update_yaxes(title=f"{state_name}, unit {held_unit} ★", row=2, col=1)
     fig.update_layout(legend={"orientation": "h", "y": -0.12, "x": 0})
@@ -255,7 +255,7 @@ def activation_figure(
         )
     fig.add_hline(y=0, line={"color": MUTED, "width": 1})
     fig.update_xaxes(title="pre-activation x")
-    fig.update_layout(legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"})
+    fig.update_layout(showlegend=True)
     return style(fig, title=title, height=height, width=width, template=template)
 
 
@@ -282,9 +282,7 @@ def value_histograms(
                 hovertemplate=f"{name}<br>%{{x}}: %{{y:.3f}} of values<extra></extra>",
             )
         )
-    fig.update_layout(
-        barmode="overlay", legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right"}
-    )
+    fig.update_layout(barmode="overlay", legend={"title": {"text": "value"}})
     fig.update_xaxes(title="value after the activation", range=[-1.02, 1.02])
     fig.update_yaxes(title="share of values")
     return style(fig, title=title, height=height, width=width, template=template)
@@ -301,13 +299,13 @@ def toy_cell_figure(
 ) -> go.Figure:
     """Small multiples: the toy cell state c of a few units under each choice of functions.
 
-    ``runs`` are ``autoreg.cells.ToyRun``; the write phase is shaded. The y axis is
-    symlog-like (sign · log10(1 + |c|)) so an exploding state stays on the chart.
+    ``runs`` are ``autoreg.cells.ToyRun``; the write phase is shaded. Each panel has its
+    own y axis: the exploding variant reaches ~1e18 while the others stay near 1.
     """
     fig = make_subplots(
         rows=1,
         cols=len(runs),
-        shared_yaxes=True,
+        shared_yaxes=False,
         subplot_titles=[r.name for r in runs],
         horizontal_spacing=0.03,
     )
@@ -328,18 +326,16 @@ def toy_cell_figure(
             fig.add_trace(
                 go.Scatter(
                     x=steps,
-                    y=np.sign(c) * np.log10(1 + np.abs(c)),
-                    customdata=c,
+                    y=c,
                     mode="lines",
                     line={"color": palette[u % len(palette)], "width": 2},
                     showlegend=False,
-                    hovertemplate=f"unit {u}, step %{{x}}<br>c = %{{customdata:.4g}}"
-                    "<extra></extra>",
+                    hovertemplate=f"unit {u}, step %{{x}}<br>c = %{{y:.4g}}<extra></extra>",
                 ),
                 row=1,
                 col=col,
             )
         fig.update_xaxes(title="step", row=1, col=col)
-    fig.update_yaxes(title="sign(c)·log₁₀(1+|c|)", row=1, col=1)
+    fig.update_yaxes(title="cell state c (own scale per panel)", row=1, col=1)
     fig.update_annotations(font_size=13)
     return style(fig, title=title, height=height, width=width, template=template)
