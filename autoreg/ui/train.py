@@ -28,7 +28,7 @@ POLL_SECONDS = 1.0
 UPLOAD_TEXT = "Upload a text file"
 UPLOAD_RECIPES = "Upload recipe JSON (the book's format)"
 PIXEL_SIZES = {"mnist-5k": [8, 12, 14, 16, 20, 28], "digits-8x8": [4, 6, 8]}
-KIND_NAMES = {"pixelcnn": "PixelCNN", "gated": "Gated PixelCNN"}
+KIND_NAMES = {"PixelCNN": "pixelcnn", "Gated PixelCNN": "gated"}  # label -> config kind
 USED_BY = {"sequence": ("step", "units", "generate", "memory"), "pixelcnn": ("pixels", "masks")}
 
 
@@ -99,20 +99,18 @@ def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
         "Text to learn",
         sources,
         key="train_corpus",
-        format_func=lambda s: (
-            f"{s}: {corpora.CORPORA[s].description}" if s in corpora.CORPORA else s
-        ),
     )
+    if source in corpora.CORPORA:
+        st.caption(corpora.CORPORA[source].description)
     c1, c2, c3 = st.columns(3)
     cell = url_widget(
         c1.segmented_control,
         "Cell",
-        ["rnn", "lstm", "gru"],
-        default="lstm",
+        ["RNN", "LSTM", "GRU"],  # plain labels: the URL holds what the button shows
+        default="LSTM",
         key="train_cell",
         required=True,
-        format_func=str.upper,
-    )
+    ).lower()
     tokens = url_widget(
         c2.segmented_control,
         "Tokens",
@@ -202,11 +200,10 @@ def pixel_settings() -> lab.PixelSpec:
     kind = url_widget(
         c1.segmented_control,
         "Model",
-        ["pixelcnn", "gated"],
-        default="pixelcnn",
+        list(KIND_NAMES),
+        default="PixelCNN",
         key="train_pixel_kind",
         required=True,
-        format_func=KIND_NAMES.get,
     )
     dataset = url_widget(
         c2.segmented_control,
@@ -228,7 +225,7 @@ def pixel_settings() -> lab.PixelSpec:
     blocks = url_widget(c4.slider, "Blocks", 1, 8, 4, key="train_blocks")
     epochs = url_widget(st.slider, "Epochs", 1, lab.MAX_EPOCHS, 8, key="train_pixel_epochs")
     return lab.PixelSpec(
-        kind=kind,
+        kind=KIND_NAMES[kind],
         dataset=dataset,
         size=size,
         levels=levels,

@@ -55,7 +55,7 @@ def test_page_opens_with_defaults_and_every_control(open_page):
     assert at.title[0].value == "Train"
     assert any("Caps per run" in c.value for c in at.caption)
     assert at.button(key="train_start").disabled is False
-    for key, value in (("train_cell", "gru"), ("train_tokens", "word"), ("train_layers", 2)):
+    for key, value in (("train_cell", "GRU"), ("train_tokens", "word"), ("train_layers", 2)):
         at.segmented_control(key=key).set_value(value).run()
         assert not at.exception, at.exception
     at.slider(key="train_epochs").set_value(3).run()
@@ -65,7 +65,7 @@ def test_page_opens_with_defaults_and_every_control(open_page):
         at.selectbox(key="train_corpus").set_value(source).run()
         assert not at.exception, at.exception
     at.segmented_control(key="train_family").set_value("PixelCNN").run()
-    for key, value in (("train_pixel_kind", "gated"), ("train_dataset", "digits-8x8")):
+    for key, value in (("train_pixel_kind", "Gated PixelCNN"), ("train_dataset", "digits-8x8")):
         at.segmented_control(key=key).set_value(value).run()
     at.select_slider(key="train_levels").set_value(2).run()
     at.select_slider(key="train_channels").set_value(16).run()
@@ -180,3 +180,14 @@ def test_checkpoint_upload_bad_and_good(open_page):
     assert not at.exception, at.exception
     assert any("Opened mine.safetensors" in s.value for s in at.success)
     assert "session:mine (uploaded)" in at.session_state[SESSION_MODELS]
+
+
+def test_settings_come_from_the_url_for_shared_links(open_page):
+    at = open_page(PAGE, train_corpus="python-code", train_cell="GRU", train_hidden="64")
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train_corpus").value == "python-code"
+    assert at.segmented_control(key="train_cell").value == "GRU"
+    assert at.select_slider(key="train_hidden").value == 64
+    assert not at.warning, [w.value for w in at.warning]
+    bad = open_page(PAGE, train_corpus="no-such-corpus")
+    assert any("train_corpus" in w.value for w in bad.warning)
