@@ -276,19 +276,24 @@ def kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return (p * (np.log2(p) - np.log2(q))).sum(axis=-1)
 
 
-def probe_text(n_chars: int = 6000) -> str:
-    """Validation text for finding units: half Python documentation, half Python code.
+PROBES = {"documentation": python_docs, "code": python_code}
 
-    Both halves come from the *validation* end of their corpus (``corpora.split``), so
-    the models never trained on them, and are cut at line boundaries. Documentation
-    gives prose and quotes; code gives brackets, indentation and strings.
+
+def probe_text(source: str = "documentation", n_chars: int = 4000) -> str:
+    """Validation text for finding units: Python documentation or Python code.
+
+    The text comes from the *validation* end of its corpus (``corpora.split``), so the
+    models never trained on it, starts a third of the way in (away from the split
+    point) and is cut at a line boundary. Documentation (what the shipped models learned)
+    gives prose and quoted names; code gives brackets, indentation and strings. Units are
+    scored on one source at a time: mixing them shifts every unit's baseline between the
+    halves and blurs the scores.
     """
+    if source not in PROBES:
+        raise ValueError(f"Unknown probe text {source!r}; choose from {list(PROBES)}.")
     if n_chars < 200:
         raise ValueError(f"n_chars must be at least 200, got {n_chars}.")
-    parts = []
-    for load in (python_docs, python_code):
-        _, val = split(load())
-        start = val.find("\n", len(val) // 3) + 1  # away from the split point
-        chunk = val[start : start + n_chars // 2]
-        parts.append(chunk[: chunk.rfind("\n") + 1] or chunk)
-    return "".join(parts)
+    _, val = split(PROBES[source]())
+    start = val.find("\n", len(val) // 3) + 1
+    chunk = val[start : start + n_chars]
+    return chunk[: chunk.rfind("\n") + 1] or chunk

@@ -57,7 +57,7 @@ source = url_widget(
 )
 if source in ui.SOURCES[1:]:
     window = ui.probe_window(source)
-    shown = ui.probe_trace(name)
+    shown = ui.probe_trace(name, ui.probe_of(source))
     tokens, values = shown.tokens[window], quantities(shown)[qty][window, layer, unit]
 else:
     tokens, values = tr.tokens, quantities(tr)[qty][:, layer, unit]
@@ -74,9 +74,14 @@ st.caption(
 
 # 2. Find units ---------------------------------------------------------------------------
 st.header("2. Find units automatically")
+probe_source = url_widget(
+    st.segmented_control, "Validation text", ["documentation", "code"],
+    default="documentation", key="units_probe",
+) or "documentation"  # fmt: skip
+probe_text, features = ui.probe(probe_source)
 st.markdown(
     f"Every unit (h, c and each gate of layer {layer}) is compared with features of "
-    f"{len(ui.probe()[0]):,} characters of **validation** text the model never trained "
+    f"{len(probe_text):,} characters of Python {probe_source} the model never trained "
     "on. Yes/no features are scored by AUROC (the chance that the unit is higher on a "
     "random *yes* than on a random *no*: 0.5 is chance, 1 or 0 is perfect), counts by "
     "Pearson correlation."
@@ -86,8 +91,9 @@ st.latex(
     r"r = \frac{\sum_t (a_t - \bar a)(f_t - \bar f)}{\sqrt{\sum_t (a_t - \bar a)^2 "
     r"\sum_t (f_t - \bar f)^2}}"
 )
-found = [s for feature in scores.values() for s in feature]
-table = ui.scores_table(scores)
+found_scores = ui.unit_scores(name, layer, probe_source)
+found = [s for feature in found_scores.values() for s in feature]
+table = ui.scores_table(found_scores)
 best_rows = table[table["rank"] == 1] if not full else table
 st.dataframe(best_rows, hide_index=True, width="stretch", height=260 if full else "content")
 choice = url_widget(
@@ -101,7 +107,7 @@ pick = found[choice]
 def _open() -> None:
     st.session_state["units_qty"] = pick.quantity
     st.session_state["units_unit"] = pick.unit
-    st.session_state["units_src"] = ui.richer_source(pick.feature)
+    st.session_state["units_src"] = f"Validation: {probe_source}"
 
 
 st.button(
@@ -111,8 +117,7 @@ st.button(
     type="primary",
     icon=":material/format_color_fill:",
 )
-probe_text, features = ui.probe()
-probe = ui.probe_trace(name)
+probe = ui.probe_trace(name, probe_source)
 w0 = richest_window(features[pick.feature], 700)
 span = slice(w0, w0 + 700)
 st.plotly_chart(

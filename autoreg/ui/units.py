@@ -18,54 +18,50 @@ from autoreg.trace import Trace
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_names
 from autoreg.ui.sequences import get_trace, is_char_model
 
-PROBE_CHARS = 6000
+PROBE_CHARS = 4000
 QUANTITY_LABELS = {"hidden": "h (hidden state)", "cell": "c (cell state)"}
-
-
-@st.cache_resource(show_spinner="Reading validation text…")
-def probe() -> tuple[str, dict[str, np.ndarray]]:
-    """The probe text and its per-character features (same for every model)."""
-    text = units.probe_text(PROBE_CHARS)
-    return text, units.text_features(text)
-
-
 SOURCES = ("Input above", "Validation: documentation", "Validation: code")
 WINDOW = 1500  # characters of validation text coloured at once
 
 
-def probe_window(source: str) -> slice:
-    """The validation window shown for a source: the stretch richest in strings (docs) or
-    brackets (code), within that half of the probe text."""
-    text, features = probe()
-    half = len(text) // 2
-    if source == SOURCES[1]:
-        start = units.richest_window(features["in_string"], WINDOW, 0, half)
-    else:
-        start = units.richest_window(features["bracket_depth"], WINDOW, half, len(text))
+@st.cache_resource(show_spinner="Reading validation text…")
+def probe(source: str = "documentation") -> tuple[str, dict[str, np.ndarray]]:
+    """A probe text and its per-character features (the same for every model)."""
+    text = units.probe_text(source, PROBE_CHARS)
+    return text, units.text_features(text)
+
+
+def probe_of(label: str) -> str:
+    """The probe source behind a colouring source label ("Validation: code" -> "code")."""
+    return label.split(": ", 1)[1]
+
+
+def probe_window(label: str) -> slice:
+    """The validation window coloured for a source: the stretch richest in strings (docs)
+    or in brackets (code)."""
+    source = probe_of(label)
+    feature = "in_string" if source == "documentation" else "bracket_depth"
+    start = units.richest_window(probe(source)[1][feature], WINDOW)
     return slice(start, start + WINDOW)
 
 
-def richer_source(feature: str) -> str:
-    """The validation source whose window shows more of ``feature``."""
-    f = probe()[1][feature]
-    return max(SOURCES[1:], key=lambda s: f[probe_window(s)].var())
-
-
-def probe_trace(name: str) -> Trace:
-    """The model's trace of the probe text (cached like every other trace)."""
-    return get_trace(name, probe()[0])
+def probe_trace(name: str, source: str = "documentation") -> Trace:
+    """The model's trace of a probe text (cached like every other trace)."""
+    return get_trace(name, probe(source)[0])
 
 
 @st.cache_resource(show_spinner="Ranking units…", max_entries=32)
-def _shared_scores(name: str, layer: int) -> dict[str, list[units.UnitScore]]:
-    return units.score_units(probe_trace(name), probe()[1], layer=layer, top=5)
+def _shared_scores(name: str, layer: int, source: str) -> dict[str, list[units.UnitScore]]:
+    return units.score_units(probe_trace(name, source), probe(source)[1], layer=layer, top=5)
 
 
-def unit_scores(name: str, layer: int) -> dict[str, list[units.UnitScore]]:
+def unit_scores(
+    name: str, layer: int, source: str = "documentation"
+) -> dict[str, list[units.UnitScore]]:
     """The five best units per feature in one layer, over h, c and every gate."""
     if name.startswith(SESSION_PREFIX):
-        return units.score_units(probe_trace(name), probe()[1], layer=layer, top=5)
-    return _shared_scores(name, layer)
+        return _shared_scores.__wrapped__(name, layer, source)
+    return _shared_scores(name, layer, source)
 
 
 def scores_table(scores: dict[str, list[units.UnitScore]]) -> pd.DataFrame:

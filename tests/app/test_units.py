@@ -21,7 +21,9 @@ PAGE = "pages/units.py"
 
 
 def session_models() -> dict[str, SessionModel]:
-    tok = CharTokenizer.fit("".join(PRESETS.values()) + probe_text(6000))
+    tok = CharTokenizer.fit(
+        "".join(PRESETS.values()) + probe_text("documentation") + probe_text("code")
+    )
     out = {}
     for k, (cell, layers) in enumerate((("lstm", 2), ("gru", 1))):
         torch.manual_seed(k)
@@ -66,6 +68,11 @@ def test_every_control_runs(units_page):
     at.number_input(key="units_unit").set_value(7).run()
     ok(at)
     assert "[7]" in at.header[0].value
+    for probe in ("code", "documentation"):
+        at.segmented_control(key="units_probe").set_value(probe).run()
+        ok(at)
+        intro = next(m.value for m in at.markdown if "characters of Python" in m.value)
+        assert f"Python {probe} the model" in intro
     for src in at.segmented_control(key="units_src").options:
         at.segmented_control(key="units_src").set_value(src).run()
         ok(at)

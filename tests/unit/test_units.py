@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from autoreg import units
-from autoreg.corpora import python_docs, split
+from autoreg.corpora import python_code, python_docs, split
 from autoreg.intervene import run_with_intervention
 from autoreg.sequence import SequenceConfig, SequenceModel
 from autoreg.tokenizers import CharTokenizer
@@ -110,12 +110,16 @@ def test_saturation_counts_fractions():
     assert units.tanh_as_gate(np.array([-1.0, 0.0, 1.0])).tolist() == [0.0, 0.5, 1.0]
 
 
-def test_probe_text_is_validation_text():
-    text = units.probe_text(2000)
+@pytest.mark.parametrize(
+    ("source", "load"), [("documentation", python_docs), ("code", python_code)]
+)
+def test_probe_text_is_validation_text(source, load):
+    text = units.probe_text(source, 2000)
     assert 1500 < len(text) <= 2000 and text.endswith("\n")
-    train, val = split(python_docs())
-    first = text[: text.index("\n", 200)]
-    assert first in val and first not in train
+    train, val = split(load())
+    assert text in val and text[:300] not in train
+    with pytest.raises(ValueError, match="Unknown probe"):
+        units.probe_text("poetry")
 
 
 def tiny(cell: str, layers: int = 1) -> SequenceModel:
