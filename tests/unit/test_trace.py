@@ -66,15 +66,16 @@ def test_trace_equals_fused_module(cell: str, layers: int) -> None:
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_chunked_pipeline_equals_one_chunk(cell: str, monkeypatch) -> None:
-    """Chunks of 7 steps (carried state, worker thread) give the same trace as one chunk."""
+    """Chunks (carried state, worker thread) give the same trace as one chunk."""
     model = _model(cell, 2)
     text = "abc (def) gh\nabba cafe" * 3
     whole = trace(model, text)
-    monkeypatch.setattr(trace_module, "CHUNK", 7)
+    monkeypatch.setattr(trace_module, "MIN_CHUNK", 5)  # 69 steps -> chunks of 34, 23, 12
+    assert trace_module._chunks(69) == [(0, 34), (34, 57), (57, 69)]
     parts = trace(model, text)
     out, _ = _fused_states(model, model.encode(text))
     np.testing.assert_allclose(parts.hidden[:, -1], out, atol=ATOL)
-    for name in ("hidden", "logits", "probs", "embeddings"):
+    for name in ("hidden", "logits", "probs", "embeddings", "loss"):
         np.testing.assert_allclose(getattr(parts, name), getattr(whole, name), atol=ATOL)
     for name, g in whole.gates.items():
         np.testing.assert_allclose(parts.gates[name], g, atol=ATOL)
