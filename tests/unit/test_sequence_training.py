@@ -135,3 +135,36 @@ def test_cli_trains_checkpoints_and_writes_the_card(tmp_path, capsys) -> None:
     model = model_from_checkpoint(ckpt)
     assert model.tokenizer.decode(model.tokenizer.encode("abc")) == "abc"
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_complete_checkpoint(tmp_path) -> None:
+    """SIGINT mid-run stops after the current step and still saves weights and card."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TEXT * 20)
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "autoreg.train", "seq", "--corpus", str(corpus),
+           "--epochs", "50", "--hidden-size", "16", "--embed-size", "4", "--batch-size", "4",
+           "--bptt", "8", "--threads", "1", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stdout:  # wait until training is really under way
+            if "step" in line:
+                break
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "stopped early" in rest
+    card = load_checkpoint(out.with_suffix(".safetensors")).card
+    assert card["metrics"]["epochs_done"] < 50
+    assert "bigram_bits_per_token" in card["metrics"]
