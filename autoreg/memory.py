@@ -23,6 +23,7 @@ detached copy of the embeddings, so no parameter needs ``requires_grad``.
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ def gradient_influence(model: SequenceModel, ids: list[int], target: int) -> np.
 
     ``e_t`` is the embedding vector of input ``ids[t]``; the prediction of ``ids[target]``
     is made from the output after step ``target - 1``. The model is run in eval mode and
-    is not modified (the gradient flows into a detached copy of the embeddings).
+    is never modified (the gradient flows into a detached copy of the embeddings).
 
     Raises:
         ValueError: when ``target`` is not a position with at least one input before it.
@@ -53,17 +54,19 @@ def gradient_influence(model: SequenceModel, ids: list[int], target: int) -> np.
             f"The predicted position must be between 1 and {len(ids) - 1}, got {target}."
         )
     idx = torch.tensor(ids[: target + 1], dtype=torch.long).unsqueeze(0)  # (1, T+1)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            emb = model.embed(idx[:, :target]).detach().requires_grad_(True)  # (1, T, E)
-            out, _ = model.rnn(emb)  # (1, T, H)
-            logp = F.log_softmax(model.head(out[0, -1]), dim=-1)  # (V,)
-            (grad,) = torch.autograd.grad(logp[idx[0, target]], emb)
-    finally:
-        model.train(was_training)
+    model = _in_eval(model)
+    with torch.enable_grad():
+        emb = model.embed(idx[:, :target]).detach().requires_grad_(True)  # (1, T, E)
+        out, _ = model.rnn(emb)  # (1, T, H)
+        logp = F.log_softmax(model.head(out[0, -1]), dim=-1)  # (V,)
+        (grad,) = torch.autograd.grad(logp[idx[0, target]], emb)
     return grad[0].norm(dim=-1).numpy().astype(np.float64)
+
+
+def _in_eval(model: SequenceModel) -> SequenceModel:
+    """The model itself when it is in eval mode (shared models always are), else an eval
+    copy: measurements never flip a flag on a model that other sessions may be using."""
+    return copy.deepcopy(model).eval() if model.training else model
 
 
 def relative_influence(norms: np.ndarray, floor: float = 1e-12) -> np.ndarray:
@@ -96,6 +99,7 @@ def recall_scores(model: SequenceModel, text: str) -> RecallScores:
     The state runs through the whole text as in training (lines follow one another),
     and the prediction for the letter after "=" is the argmax of the output at "=".
     """
+    model = _in_eval(model)
     ids = model.encode(text)
     if len(ids) < 2:
         raise ValueError("The recall text is too short to score.")
@@ -135,6 +139,7 @@ def brackets_curve(
     order = [d for d in depths for _ in range(reps)]
     random.Random(seed).shuffle(order)
     text = "\n" + "".join("a" * d + "b" * d + "\n" for d in order)
+    model = _in_eval(model) if isinstance(model, SequenceModel) else model
     ids = model.encode(text)
     pred = model(torch.tensor(ids).unsqueeze(0))[0][0].argmax(-1).numpy()  # (T,)
     hits: dict[int, list[bool]] = {d: [] for d in depths}

@@ -188,6 +188,11 @@ def params_table(names: list[str]) -> pd.DataFrame:
                 "recurrent (model)": real["recurrent"],
                 "recurrent (formula, 2 biases)": formula["recurrent"],
                 "textbook (1 bias)": textbook,
+                "× RNN of same E, H": round(
+                    real["recurrent"]
+                    / cells.recurrent_params("rnn", c.embed_size, c.hidden_size, c.num_layers),
+                    3,
+                ),
                 "total (model)": real["total"],
                 "total (formula)": formula["total"],
                 "val bits/char": None if bits is None else round(bits, 3),

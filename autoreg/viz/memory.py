@@ -150,7 +150,7 @@ def accuracy_curves(
             )
         )
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title="accuracy", range=[-0.03, 1.05])
+    fig.update_yaxes(title="accuracy", range=[-0.03, 1.13], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1])
     fig.update_layout(showlegend=True, legend={"title": {"text": "cell"}})
     return style(fig, title=title, height=height, width=width, template=template)
 
@@ -307,7 +307,7 @@ def toy_cell_figure(
         cols=len(runs),
         shared_yaxes=False,
         subplot_titles=[r.name for r in runs],
-        horizontal_spacing=0.03,
+        horizontal_spacing=0.07,
     )
     palette = ["#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#1098ad", "#495057"]
     for col, run in enumerate(runs, start=1):
@@ -316,7 +316,8 @@ def toy_cell_figure(
             x0=-0.5,
             x1=run.write_steps - 0.5,
             fillcolor=HIGHLIGHT,
-            opacity=0.12,
+            opacity=0.25,
+            layer="below",
             line_width=0,
             row=1,
             col=col,

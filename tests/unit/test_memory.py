@@ -58,6 +58,16 @@ def test_gradient_influence_leaves_a_frozen_shared_model_untouched():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_a_model_in_training_mode_is_measured_in_eval_mode_and_left_as_it_was():
+    torch.manual_seed(0)
+    model = SequenceModel(SequenceConfig("lstm", 7, 4, 5, num_layers=2, dropout=0.5))
+    model.train()
+    a = memory.gradient_influence(model, [1, 2, 3, 4, 5], 4)
+    assert model.training
+    b = memory.gradient_influence(model.eval(), [1, 2, 3, 4, 5], 4)
+    np.testing.assert_array_equal(a, b)  # no dropout noise
+
+
 @pytest.mark.parametrize("target", [0, 4, -1])
 def test_gradient_influence_refuses_a_target_without_inputs(target):
     with pytest.raises(ValueError, match="predicted position"):
