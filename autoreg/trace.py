@@ -129,7 +129,7 @@ class _Layer:
             perm = _lstm_perm(H)
             w_ih, w_hh, b_ih, b_hh = w_ih[perm], w_hh[perm], (b_ih + b_hh)[perm], None
         self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
-        self.fast = torch.backends.mkldnn.is_available()
+        self.fast = torch.backends.mkldnn.is_available() and w_hh.device.type == "cpu"
         self.w_hh_fast = w_hh.to_mkldnn() if self.fast else None
         # layer 0 reads embeddings: its input part at step t is row ids[t] of a (V, k*H) table
         self.table = torch.addmm(b_ih, model.embed.weight, w_ih.t()) if layer == 0 else None

@@ -206,3 +206,15 @@ def test_bench_reports_ratio_and_target() -> None:
     result = bench_trace_overhead(T=50, H=16, repeats=2)
     assert result["target"] == 1.25 and result["ratio"] > 0
     assert result["T"] == 50 and result["H"] == 16
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_trace_without_onednn_is_just_as_exact(cell: str, monkeypatch) -> None:
+    model = _model(cell, 2)
+    fast = trace(model, "abc (def) gh\nabba")
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    plain = trace(model, "abc (def) gh\nabba")
+    for name, g in fast.gates.items():
+        np.testing.assert_allclose(plain.gates[name], g, atol=ATOL)
+    out, _ = _fused_states(model, model.encode("abc (def) gh\nabba"))
+    np.testing.assert_allclose(plain.hidden[:, -1], out, atol=ATOL)
