@@ -6,8 +6,10 @@ cached per (model, text) (``get_trace``), so a step only slices arrays.
 
 Autoplay (STREAMLIT_NOTES §2): the Play/Pause button lives *outside* the fragment, because
 ``run_every`` is only sent on a full run; each timer tick reruns the fragment, which
-advances the cursor *before* the keyed slider is created. Any manual move (slider,
-previous/next) pauses; reaching the end pauses. Pausing from inside the fragment asks for
+advances the cursor *before* the keyed slider is created. Any manual move pauses:
+previous/next through their callbacks, the slider when its value is not the one last drawn
+(its ``on_change`` also fires when the server moved it, so it cannot tell); reaching the
+end pauses. Pausing from inside the fragment asks for
 a full rerun, which switches the timer off. Keyboard: ←/→ step, space plays/pauses
 (Streamlit button shortcuts).
 """
@@ -30,7 +32,8 @@ STEP = "step_step"  # the cursor (URL-bound slider)
 PLAYING = "step_playing"
 TOUCHED = "step_touched"  # a control moved the cursor in this run: the timer must not
 STOP_TIMER = "step_stop_timer"  # paused from inside the fragment: a full rerun stops the timer
-SPEEDS = (1, 2, 4, 8)  # steps per second; the server manages about 10 fragment reruns/s
+LAST = "step_last"  # the cursor this page last drew
+SPEEDS = (1, 2, 4)  # steps per second; a step redraws ~9 charts, about 0.2 s here
 
 
 def _pause() -> None:
@@ -45,8 +48,8 @@ def _move(delta: int, n_steps: int) -> None:
     _pause()
 
 
-def _toggle_play(n_steps: int) -> None:
-    playing = not st.session_state.get(PLAYING, False)
+def _set_playing(playing: bool, n_steps: int) -> None:
+    # Sets rather than toggles: a click replayed after an interrupted run changes nothing.
     if playing and st.session_state.get(STEP, 0) >= n_steps - 1:
         st.session_state[STEP] = 0  # play from the start again
     st.session_state[PLAYING] = playing
@@ -64,8 +67,8 @@ def play_controls(n_steps: int, *, show_speed: bool = True) -> float | None:
         "Pause" if playing else "Play",
         icon=":material/pause:" if playing else ":material/play_arrow:",
         key="step_play",
-        on_click=_toggle_play,
-        args=(n_steps,),
+        on_click=_set_playing,
+        args=(not playing, n_steps),
         shortcut="Space",
         type="primary",
         help="Play or pause (space bar). ← and → step one token.",
@@ -93,8 +96,17 @@ def step_cursor(n_steps: int) -> int:
         st.session_state[STEP] = n_steps - 1
     touched = st.session_state.pop(TOUCHED, False)
     if st.session_state.get(PLAYING) and not touched:
+        step, last = st.session_state.get(STEP, 0), st.session_state.get(LAST)
+        if last is not None and step == last - 1:
+            # A run cut short by the next tick can come back with the slider's previous
+            # value from the browser: continue from the step already drawn.
+            st.session_state[STEP] = last
+        elif last is not None and step != last:
+            st.session_state[PLAYING] = False  # the user took the slider: stop the timer
+            st.rerun()
         step = min(st.session_state.get(STEP, 0) + 1, n_steps - 1)
-        st.session_state[STEP] = step
+        # Both at once: a tick can interrupt this run (fast reruns) before the slider exists.
+        st.session_state[STEP] = st.session_state[LAST] = step
         if step >= n_steps - 1:
             st.session_state[PLAYING] = False
             st.rerun()  # the end: stop the timer
