@@ -41,7 +41,9 @@ def probe_window(label: str) -> slice:
     or in brackets (code)."""
     source = probe_of(label)
     feature = "in_string" if source == "documentation" else "bracket_depth"
-    start = units.richest_window(probe(source)[1][feature], WINDOW)
+    text, features = probe(source)
+    start = units.richest_window(features[feature], WINDOW)
+    start = text.rfind("\n", 0, start) + 1  # begin on a whole line
     return slice(start, start + WINDOW)
 
 

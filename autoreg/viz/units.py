@@ -246,10 +246,15 @@ def clamp_bars_figure(
                 hovertemplate="%{x}: p = %{y:.4f}<extra>" + name + "</extra>",
             )
         )
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.12, "x": 0})
+    fig.update_layout(
+        barmode="group",
+        legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
     fig.update_yaxes(title_text="p(next token)", range=[0, 1])
-    fig.update_xaxes(type="category", title_text="next token")
-    return style(fig, title=title, height=height, width=width, template=template)
+    fig.update_xaxes(type="category", title_text="next token", tickfont={"size": 15})
+    fig = style(fig, title=title, height=height, width=width, template=template)
+    fig.update_layout(margin={"t": 70 if title else 30})  # title above the legend
+    return fig
 
 
 def divergence_figure(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
@@ -26,6 +28,13 @@ def test_find_open_and_clamp_a_unit(app_server, page, artifacts_dir):
     page.get_by_role("button", name="Colour the text by this unit").click()
     wait_idle(page)
     assert "units_src=Validation" in page.url, page.url
+    picked = page.get_by_test_id("stHeading").filter(has_text="coloured by").inner_text()
+    match = re.search(r"\b[a-z]+\[\d+\]", picked)
+    assert match, repr(picked)
+    unit = match.group(0)  # e.g. "c[226]"
+    opened = page.locator("[data-testid=stHtml] span[title]").first.get_attribute("title")
+    assert f"{unit} =" in opened, (picked, opened)
+    screenshot(page, artifacts_dir / "units.png")  # the found unit on validation text
     unit = page.get_by_test_id("stNumberInput").get_by_role("spinbutton")
     unit.fill("5")
     unit.press("Enter")
@@ -35,4 +44,3 @@ def test_find_open_and_clamp_a_unit(app_server, page, artifacts_dir):
     assert "[5]" in title
     assert page.locator(".stPlotlyChart").count() >= 4
     assert_clean(page)
-    screenshot(page, artifacts_dir / "units.png")
