@@ -77,11 +77,7 @@ if names:
         key="memory_strips",
     )
     back = min(50, target)
-    st.markdown(
-        f"Influence of the input **{back} steps back**: "
-        + ", ".join(f"{c.upper()} {v[target - back]:.1e}" for c, v in infl.items())
-        + "."
-    )
+    st.markdown(ui.influence_caption(infl, target, back))
 
 # 2. Long-range tasks -----------------------------------------------------------------
 st.header("2. Remember a letter across a lag; count a's to close the b's")
@@ -146,6 +142,7 @@ if brackets:
             width="stretch",
             key="memory_brackets",
         )
+        st.caption(ui.brackets_caption(bacc, ui.trained_range(next(iter(brackets.values())))))
 else:
     right.info("No aⁿbⁿ task model is installed.")
 

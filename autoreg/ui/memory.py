@@ -92,6 +92,34 @@ def influence(names: list[str], text: str, target: int) -> dict[str, np.ndarray]
     return _influence_cached(key, text, target) if _shared(key) else _influence(key, text, target)
 
 
+def influence_caption(infl: dict[str, np.ndarray], target: int, back: int) -> str:
+    """The influence ``back`` steps back per cell, and how many inputs sit at the floor."""
+    text = f"Influence of the input **{back} steps back**: " + ", ".join(
+        f"{c.upper()} {v[target - back]:.1e}" for c, v in infl.items()
+    )
+    floors = {c: int((v <= 1e-12).sum()) for c, v in infl.items()}
+    floored = [f"{c.upper()} {n} of {target}" for c, n in floors.items() if n]
+    if floored:
+        text += (
+            ". At or below 10⁻¹² (float32 gradients underflow to exactly 0 there; drawn "
+            "at 10⁻¹²): " + ", ".join(floored)
+        )
+    return text + "."
+
+
+def brackets_caption(acc: dict[str, np.ndarray], trained: int | None) -> str:
+    """Accuracy at the longest trained n, and the first n that no line gets right."""
+    parts = []
+    for cell, a in acc.items():
+        text = f"{cell.upper()}: "
+        if trained in DEPTHS:
+            text += f"{a[DEPTHS.index(trained)]:.2f} at n={trained} (longest trained), "
+        zero = next((d for d, v in zip(DEPTHS, a, strict=True) if v == 0), None)
+        text += f"0 from n={zero}" if zero else f"{a[-1]:.2f} at n={DEPTHS[-1]}"
+        parts.append(text)
+    return " · ".join(parts) + "."
+
+
 @st.cache_data(show_spinner="Scoring fresh recall lines…", max_entries=32)
 def recall_curves(names: tuple[str, ...], n: int, seed: int) -> dict[str, np.ndarray]:
     """Accuracy against ``LAGS`` for each shipped recall model, on fresh seeded lines."""

@@ -137,15 +137,16 @@ def accuracy_curves(
             annotation_text=f"chance = {chance:.3f}",
             annotation_position="bottom right",
         )
-    for cell, acc in accuracy.items():
+    widths = [7, 4.5, 2.5]  # later lines thinner, so identical curves stay visible
+    for k, (cell, acc) in enumerate(accuracy.items()):
         fig.add_trace(
             go.Scatter(
                 x=xs,
                 y=acc,
                 mode="lines+markers",
                 name=cell.upper(),
-                line={"color": _colour(cell), "width": 3},
-                marker={"size": 8},
+                line={"color": _colour(cell), "width": widths[min(k, 2)]},
+                marker={"size": 11 - 2 * min(k, 2)},
                 hovertemplate=f"{cell.upper()}<br>%{{x}}: accuracy %{{y:.3f}}<extra></extra>",
             )
         )
