@@ -89,8 +89,10 @@ def test_live_run_survives_clicks_stops_and_downloads(app_server, page, artifact
 
 
 def _model_options(page) -> list[str]:
-    """The options of the Step-through page's model picker."""
-    open_app(page, page.base, "step")
+    """The options of the Step-through page's model picker, reached through the menu (a
+    new page load would start a new session, without this session's models)."""
+    page.get_by_test_id("stSidebarNav").get_by_text("Step through", exact=True).click()
+    wait_idle(page)
     page.get_by_test_id("stSelectbox").first.click()
     options = page.get_by_role("option")
     options.first.wait_for(timeout=30_000)
@@ -104,18 +106,23 @@ def test_two_sessions_train_at_once_and_keep_their_own(app_server, browser, arti
     for _ in range(2):
         context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
         pg = context.new_page()
-        pg.base = app_server
         pages.append(pg)
     a, b = pages
     try:
-        open_train(a, app_server, "train_corpus=python-code&train_hidden=32&train_epochs=2")
+        open_train(a, app_server, "train_corpus=python-code&train_hidden=32")
         open_train(b, app_server, "train_family=PixelCNN&train_dataset=digits-8x8"
-                 "&train_channels=16&train_blocks=1&train_pixel_epochs=3")  # fmt: skip
+                 "&train_channels=16&train_blocks=1")  # fmt: skip
         start(a)
         start(b)
-        both = lambda: all(p.get_by_text("is ready").count() for p in pages)  # noqa: E731
-        wait_for(lambda: both() or "running" in progress_text(a) + progress_text(b))
-        wait_for(both, timeout=240, what="both runs to finish")
+        # both train at the same time, each in its own session...
+        for p in pages:
+            wait_for(lambda p=p: curve_points(p) >= 2, timeout=180, what="both runs to train")
+        assert all("running" in progress_text(p) for p in pages)
+        # ...then each is stopped; a stopped run keeps the model trained so far
+        for p in pages:
+            p.get_by_role("button", name="Stop").click()
+        for p in pages:
+            p.get_by_text("is ready").wait_for(timeout=180_000)
         label_a = a.get_by_test_id("stAlertContentSuccess").first.inner_text()
         label_b = b.get_by_test_id("stAlertContentSuccess").first.inner_text()
         assert "lstm-char-python-code #1" in label_a and "pixelcnn" not in label_a
