@@ -87,6 +87,9 @@ def _prepare_start(
         raise ValueError("start image must hold integer levels, not floats.")
     if image.numel() and (image.min() < 0 or image.max() >= levels):
         raise ValueError(f"start image levels must be in 0..{levels - 1}.")
+    for t in (image, known):
+        if t.dim() == 3 and t.shape[0] not in (1, n):
+            raise ValueError(f"start holds {t.shape[0]} images but n={n}.")
     image = image.long().expand(n, size, size).clone()
     known = known.expand(n, size, size).clone()
     image[~known] = 0

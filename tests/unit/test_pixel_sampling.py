@@ -124,6 +124,7 @@ def test_entropy_bits():
         ({"start": (torch.full((6, 6), 9), torch.ones(6, 6))}, "levels"),
         ({"start": (torch.zeros(6, 6), torch.ones(6, 6))}, "integer"),
         ({"start": torch.zeros(6, 6)}, "pair"),
+        ({"start": (torch.zeros(3, 6, 6, dtype=torch.long), torch.ones(6, 6))}, "3 images"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
