@@ -213,16 +213,16 @@ def params_table(names: list[str]) -> pd.DataFrame:
                 "model": model_label(name),
                 "cell": c.cell.upper(),
                 "V, E, H": f"{c.vocab_size}, {c.embed_size}, {c.hidden_size}",
-                "recurrent (model)": real["recurrent"],
-                "recurrent (formula, 2 biases)": formula["recurrent"],
-                "textbook (1 bias)": textbook,
-                "× RNN of same E, H": round(
+                "recurrent: model": real["recurrent"],
+                "kH(E+H+2)": formula["recurrent"],
+                "kH(E+H+1)": textbook,
+                "× RNN": round(
                     real["recurrent"]
                     / cells.recurrent_params("rnn", c.embed_size, c.hidden_size, c.num_layers),
                     3,
                 ),
-                "total (model)": real["total"],
-                "total (formula)": formula["total"],
+                "total: model": real["total"],
+                "total: formula": formula["total"],
                 "val bits/char": None if bits is None else round(bits, 3),
             }
         )
@@ -252,5 +252,6 @@ def cell_equations() -> None:
     st.markdown(
         "Textbooks count one bias, $kH(E+H+1)$; PyTorch keeps two ($b_{ih}$ and $b_{hh}$). "
         "For the RNN and LSTM they are always added, so one is redundant; in the GRU, "
-        "$b_{hn}$ sits inside $r \\odot (\\cdot)$ and is not. Counted from the real models:"
+        "$b_{hn}$ sits inside $r \\odot (\\cdot)$ and is not. Counted from the real models "
+        "(total = recurrent + embedding $VE$ + output layer $HV + V$):"
     )

@@ -61,8 +61,9 @@ def test_page_draws_all_parts(memory_page):
     assert ["RNN", "LSTM", "GRU"] in names  # gradient lines and recall accuracy
     assert len(specs) >= 8
     table = at.dataframe[-1].value
-    assert (table["recurrent (model)"] == table["recurrent (formula, 2 biases)"]).all()
-    assert (table["total (model)"] == table["total (formula)"]).all()
+    assert (table["recurrent: model"] == table["kH(E+H+2)"]).all()
+    assert (table["total: model"] == table["total: formula"]).all()
+    assert set(table["× RNN"]) <= {1.0, 3.0, 4.0}
     assert any("steps back" in m.value for m in at.markdown)
 
 
