@@ -3,13 +3,14 @@
 import streamlit as st
 
 from autoreg.ui import generate as g
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import card_summary, model_picker, unknown_tokens
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import generate as vg
 from autoreg.viz.common import token_label
 
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Generate text")
 st.markdown(
     "A language model never writes a sentence: it outputs one probability distribution "

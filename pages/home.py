@@ -3,8 +3,10 @@
 import streamlit as st
 
 from autoreg.ui.catalog import shipped_models_table
+from autoreg.ui.chrome import require_frame
 from autoreg.ui.registry import pages_by_section
 
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Inside autoregressive models")
 st.markdown(
     "An **autoregressive model** writes a sequence one piece at a time, and each piece "

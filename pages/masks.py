@@ -4,7 +4,7 @@ import streamlit as st
 
 from autoreg.pixelcnn.demos import dot_product_example
 from autoreg.pixelcnn.receptive import blind_spot_size
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.pixels import cached_stack_fields, clicked_pixel, example_digit, mask_demo
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz.masks import (
@@ -17,6 +17,7 @@ from autoreg.viz.masks import (
 from autoreg.viz.pixels import grid_figure
 
 SIZE = 15  # the stacked-layers canvas
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Masks and receptive fields")
 st.markdown(
     "A PixelCNN predicts every pixel from the pixels **before it in raster order**. "

@@ -6,12 +6,13 @@ import streamlit as st
 from autoreg import cells
 from autoreg.memory import RECALL_LETTERS
 from autoreg.ui import memory as ui
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.sequences import get_trace, text_input
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import memory as viz
 from autoreg.viz.common import token_label
 
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Memory: why LSTM and GRU exist")
 st.markdown(
     "A plain RNN forgets: the signal from an old input shrinks at every step. Gates give "

@@ -3,13 +3,14 @@
 import streamlit as st
 
 from autoreg.ui import stepper as ui
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import card_summary, get_trace, model_picker, text_input, unknown_tokens
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import cell_diagram as cd
 from autoreg.viz import stepper as vs
 
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Step through")
 st.markdown(
     "A recurrent network reads the text one token at a time and carries a state from step "

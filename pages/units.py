@@ -3,7 +3,7 @@
 import streamlit as st
 
 from autoreg.ui import units as ui
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
 from autoreg.ui.urlstate import show_url_notices, url_widget
@@ -11,6 +11,7 @@ from autoreg.units import FEATURES, kl_bits, quantities, richest_window
 from autoreg.viz import units as viz
 from autoreg.viz.common import token_label
 
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Units: what single neurons track")
 st.markdown(
     "Each unit of a recurrent layer is one number carried from step to step. Some of them "

@@ -8,8 +8,10 @@ them). It lives in the URL (``?presenter=true``) so a prepared link opens in it.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 PRESENTER_KEY = "presenter"
+FRAME_KEY = "_app_frame"  # set by app.py on every run of this session
 
 _PRESENTER_CSS = """
 <style>
@@ -18,6 +20,25 @@ html { font-size: 21px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
 </style>
 """
+
+
+def mark_frame() -> None:
+    """Called by app.py: this session's pages run inside the app frame."""
+    st.session_state[FRAME_KEY] = True
+
+
+def require_frame() -> None:
+    """Make sure a page runs inside app.py's frame (navigation, sidebar, wide layout).
+
+    Streamlit decides once per server process whether a ``pages/`` folder means legacy
+    multipage mode, and only ``st.navigation`` switches that off. So on a freshly started
+    server, a shared link to ``/step`` would run ``pages/step.py`` alone, without app.py.
+    A page called that way switches legacy mode off and reruns; the rerun goes through
+    app.py and lands on the same page (both modes hash a page by its URL path).
+    """
+    if not st.session_state.get(FRAME_KEY):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def presenting() -> bool:
