@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from autoreg.ui.registry import PAGES
-from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
+from tests.browser.conftest import assert_clean, open_app, screenshot, serve_app, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -47,3 +47,23 @@ def test_presenter_mode_enlarges_type_and_lives_in_the_url(app_server, page, art
     reopened = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     assert reopened == after
     assert_clean(page)
+
+
+def test_shared_link_on_a_fresh_server_gets_the_app_frame(chromium_path, page, artifacts_dir):
+    """The first request of a new server is a deep link: it must still run inside app.py.
+
+    Streamlit treats a ``pages/`` folder as legacy multipage mode until some session calls
+    ``st.navigation``; the pages' ``require_frame`` guard switches that off.
+    """
+    deep = next((p for p in PAGES if p.url_path != "home"), None)
+    if deep is None:
+        pytest.skip("only the Home page is registered")
+    with serve_app("server-fresh.log") as base:
+        open_app(page, base, deep.url_path)
+        assert page.url.split("?")[0].rstrip("/").endswith("/" + deep.url_path)
+        sidebar = page.get_by_test_id("stSidebar")
+        assert sidebar.get_by_text("Presenter mode").count() == 1, "page ran without app.py"
+        titles = [spec.title for spec in PAGES]
+        nav = page.get_by_test_id("stSidebarNav").inner_text()
+        assert all(title in nav for title in titles), nav
+        assert_clean(page)
