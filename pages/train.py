@@ -5,24 +5,66 @@ import streamlit as st
 from autoreg import lab
 from autoreg.ui import train as ui
 from autoreg.ui import train_results
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.urlstate import show_url_notices, url_widget
 
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Train")
 st.write(
     "Train a model of your choice right here, on a shipped corpus, a synthetic task, your "
     "own text or a set of digit images, and watch its loss fall and its samples take shape."
 )
 
-family = url_widget(
-    st.segmented_control,
-    "What to train",
-    ["Sequence model", "PixelCNN"],
-    default="Sequence model",
-    key="train_family",
-    required=True,
-)
-if not presenting():
+run = ui.current_run()
+busy = run is not None and not run.job.finished
+if run is not None:  # the run first, where the eye is after pressing Start
+    st.subheader(f"Run: {run.job.label}")
+    ui.show_run(run)
+    if run.job.finished:
+        train_results.show_result(run)
+    st.subheader("Start another run")
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    family = url_widget(
+        st.segmented_control,
+        "What to train",
+        ["Sequence model", "PixelCNN"],
+        default="Sequence model",
+        key="train_family",
+        required=True,
+    )
+    with st.container(border=True):
+        chosen = ui.sequence_settings() if family == "Sequence model" else ui.pixel_settings()
+        start = st.button(
+            "Start training",
+            key="train_start",
+            type="primary",
+            icon=":material/model_training:",
+            disabled=busy or chosen is None,
+            help="One run at a time per session; stop the current run to start another."
+            if busy
+            else None,
+        )
+    show_url_notices()
+    if start and chosen is not None:
+        try:
+            if family == "Sequence model":
+                run = ui.start_sequence_run(*chosen)
+            else:
+                run = ui.start_pixel_run(chosen)
+        except ValueError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.rerun()  # a full rerun shows the new run at the top and starts polling
+
+with right:
+    if run is None:
+        st.info(
+            "Choose what to train and press **Start training**. The defaults learn "
+            "something visible in about a minute; the loss curve and samples appear above.",
+            icon=":material/info:",
+        )
     if family == "Sequence model":
         st.markdown(
             "A language model learns to predict the next token. Its loss is the average "
@@ -40,47 +82,8 @@ if not presenting():
             "levels, less once it has learned what digits look like."
         )
         st.latex(r"\mathcal{L} = -\frac{1}{HW}\sum_{i=1}^{HW} \log_2 p_\theta(x_i \mid x_{<i})")
-    st.caption(lab.caps_text())
-
-run = ui.current_run()
-busy = run is not None and not run.job.finished
-
-with st.container(border=True):
-    chosen = ui.sequence_settings() if family == "Sequence model" else ui.pixel_settings()
-    start = st.button(
-        "Start training",
-        key="train_start",
-        type="primary",
-        icon=":material/model_training:",
-        disabled=busy or chosen is None,
-        help="One run at a time per session; stop the current run to start another."
-        if busy
-        else None,
-    )
-show_url_notices()
-
-if start and chosen is not None:
-    try:
-        if family == "Sequence model":
-            run = ui.start_sequence_run(*chosen)
-        else:
-            run = ui.start_pixel_run(chosen)
-    except ValueError as exc:
-        st.error(str(exc), icon=":material/error:")
-    else:
-        st.rerun()  # a full rerun turns on the polling of the new run
-
-if run is not None:
-    st.subheader(f"Run: {run.job.label}")
-    ui.show_run(run)
-    if run.job.finished:
-        train_results.show_result(run)
-else:
-    st.info(
-        "Choose what to train and press **Start training**. The defaults learn "
-        "something visible in about a minute.",
-        icon=":material/info:",
-    )
+    if not presenting():
+        st.caption(lab.caps_text())
 
 if not presenting():
     st.subheader("Open a checkpoint")

@@ -263,39 +263,43 @@ def show_run(run: Run) -> None:
     @st.fragment(run_every=None if job.finished else POLL_SECONDS)
     def panel() -> None:
         st.progress(job.progress().fraction, text=progress_text(run))
-        c1, c2, _ = st.columns([1, 1, 4])
+        row = st.container(horizontal=True)
         if not job.finished:
             if job.paused:  # callbacks act before the redraw, so the label is current
-                c1.button(
+                row.button(
                     "Resume",
                     key="train_resume",
                     icon=":material/play_arrow:",
                     on_click=job.resume,
-                    width="stretch",
                 )
             else:
-                c1.button(
+                row.button(
                     "Pause",
                     key="train_pause",
                     icon=":material/pause:",
                     on_click=job.pause,
-                    width="stretch",
                 )
-            c2.button(
-                "Stop", key="train_stop", icon=":material/stop:", on_click=job.stop, width="stretch"
-            )
+            row.button("Stop", key="train_stop", icon=":material/stop:", on_click=job.stop)
         train, val = job.history()
         fig = loss_figure(train, val, unit=run.unit, val_name=run.val_name, reference=run.reference)
-        st.plotly_chart(fig, width="stretch", key="train_loss_chart")
+        chart, sample = st.columns([3, 2], gap="medium")
+        chart.plotly_chart(fig, width="stretch", key="train_loss_chart")
         samples = job.latest_samples()
-        if samples:
+        if not samples:
+            sample.caption("Samples appear here as the model trains.")
+        else:
             s = samples[-1]
             caption = f"Sample after step {s.step:,} ({_clock(s.seconds)} of training)"
             if run.kind == "sequence":
-                st.caption(caption + ", temperature 0.8:")
-                st.code(s.value, language=None, wrap_lines=True)
+                sample.caption(caption + ", temperature 0.8:")
+                sample.code(s.value, language=None, wrap_lines=True)
             else:
-                st.image(image_grid(s.value, run.levels), caption=caption, output_format="PNG")
+                sample.image(
+                    image_grid(s.value, run.levels),
+                    caption=caption,
+                    output_format="PNG",
+                    width="stretch",
+                )
         if job.finished and st.session_state.get("train_seen_finished") != job.id:
             st.session_state["train_seen_finished"] = job.id
             st.rerun()  # a full rerun switches polling off and shows the result

@@ -46,8 +46,9 @@ def show_result(run: Run) -> None:
         cached = (job.id, checkpoint_bytes(job.result.model.state_dict(), card))
         st.session_state["train_ckpt_bytes"] = cached
     blob = cached[1]
+    show_scores(card)
     slug = job.label.replace(" #", "-").replace(" ", "-")
-    c1, c2 = st.columns(2)
+    c1 = c2 = st.container(horizontal=True)
     c1.download_button(
         "Download checkpoint (.safetensors)",
         blob,
@@ -70,6 +71,32 @@ def show_result(run: Run) -> None:
         f"{len(blob) / 1024:,.0f} KB, safetensors weights with the card in "
         "the header; open it again below or with `autoreg.load_checkpoint`."
     )
+
+
+def show_scores(card: dict) -> None:
+    """The final held-out loss beside the baselines the card records (lower is better)."""
+    m = card.get("metrics", {})
+    if card.get("kind") == "sequence":
+        unit, rows = (
+            "bits/token",
+            [
+                ("Validation loss", m.get("val_bits_per_token")),
+                ("Bigram baseline", m.get("bigram_bits_per_token")),
+                ("Unigram baseline", m.get("unigram_bits_per_token")),
+            ],
+        )
+    else:
+        unit, rows = (
+            "bits/pixel",
+            [
+                ("Test loss", m.get("test_bits_per_dim")),
+                ("Independent-pixel baseline", m.get("baseline_bits_per_dim")),
+            ],
+        )
+    cols = st.columns(len(rows))
+    for col, (label, value) in zip(cols, rows, strict=True):
+        if value is not None:
+            col.metric(f"{label} ({unit})", f"{value:.3f}")
 
 
 def checkpoint_opener() -> None:

@@ -36,7 +36,7 @@ def loss_figure(
     reference: tuple[str, float] | None = None,
     max_points: int = 600,
     title: str | None = None,
-    height: int = 340,
+    height: int = 380,
     width: int | None = None,
     template: str = "plotly_white",
 ) -> go.Figure:
@@ -91,7 +91,8 @@ def loss_figure(
         )
     fig.update_xaxes(title_text="training step", rangemode="tozero")
     fig.update_yaxes(title_text=unit, rangemode="tozero")
-    fig.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
+    # legend under the axis, so the toolbar that plotly shows on hover never covers it
+    fig.update_layout(legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0})
     return style(fig, title=title, height=height, width=width, template=template)
 
 
