@@ -11,7 +11,7 @@ must run without an exception, say which link value it could not use (the notice
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from autoreg.ui.registry import PAGES
@@ -81,6 +81,7 @@ def test_random_url_values(open_page, spec):
     @settings(
         max_examples=3,
         deadline=None,
+        phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is ~2 AppTest runs
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(values=st.lists(BAD, min_size=len(keys), max_size=len(keys)))
