@@ -5,7 +5,7 @@ import streamlit as st
 from autoreg.pixelcnn.generation import REGIONS, Start, drawn_start, erase
 from autoreg.ui import pixels as ui
 from autoreg.ui.canvas import pixel_canvas
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model, model_label
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz.pixels import entropy_figure, grid_figure, image_figure, probs_figure
@@ -13,10 +13,12 @@ from autoreg.viz.pixels import entropy_figure, grid_figure, image_figure, probs_
 TICK = 0.25  # seconds between autoplay steps
 STARTS = ["blank", "test image, part erased", "your drawing"]
 S = st.session_state
-S.setdefault("pixels_step", 0)
+S.setdefault("pixels_pos", 0)
 S.setdefault("pixels_playing", False)
 S.setdefault("pixels_jump", False)
+S.setdefault("pixels_plays", 0)  # bumped whenever the server starts moving the position
 
+require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Generate pixels")
 st.markdown(
     "A PixelCNN draws an image in raster order: at each pixel it outputs a distribution "
@@ -68,7 +70,7 @@ with c3:
 
 def _go() -> None:
     ui.start_run(name, n, start, temp, seed)
-    S.update(pixels_step=0, pixels_playing=True, pixels_jump=False)
+    S.update(pixels_pos=0, pixels_playing=True, pixels_jump=False)
 
 
 st.button("Generate", type="primary", icon=":material/brush:", on_click=_go, key="pixels_go")
@@ -91,24 +93,25 @@ size, levels = run.size, run.levels
 
 def _toggle() -> None:
     S.pixels_playing = not S.pixels_playing
+    S.pixels_plays += 1
     S.pixels_jump = False
-    if S.pixels_playing and S.pixels_step >= run.total:
-        S.pixels_step = 0
+    if S.pixels_playing and S.pixels_pos >= run.total:
+        S.pixels_pos = 0
 
 
 def _next() -> None:
-    S.update(pixels_playing=False, pixels_jump=False, pixels_step=min(run.total, S.pixels_step + 1))
-    if run.computed < S.pixels_step:
-        run.advance(S.pixels_step - run.computed)
+    S.update(pixels_playing=False, pixels_jump=False, pixels_pos=min(run.total, S.pixels_pos + 1))
+    if run.computed < S.pixels_pos:
+        run.advance(S.pixels_pos - run.computed)
 
 
 def _end() -> None:
-    S.update(pixels_playing=False, pixels_jump=True)
+    S.update(pixels_playing=False, pixels_jump=True, pixels_plays=S.pixels_plays + 1)
 
 
 def _resample() -> None:
-    ui.resample_run(min(S.pixels_step, run.computed), run.seed + 1)
-    S.update(pixels_step=0, pixels_playing=True, pixels_jump=False)
+    ui.resample_run(min(S.pixels_pos, run.computed), run.seed + 1)
+    S.update(pixels_pos=0, pixels_playing=True, pixels_jump=False)
 
 
 b = st.columns([1, 1, 1, 1, 1.4, 2])
@@ -130,25 +133,37 @@ ticking = S.pixels_playing or S.pixels_jump or not (run.done or run.stopped)
 S["pixels_ticking"] = ticking
 
 
+def _scrub(key: str) -> None:
+    S.update(pixels_pos=S[key], pixels_playing=False, pixels_jump=False)
+
+
 @st.fragment(run_every=TICK if ticking else None)
 def player() -> None:
     run = ui.current_run()
     pick = ui.clicked_pixel("pixels_pick")
     if pick is not None and run.step_of(*pick) is not None:
-        S.update(pixels_step=run.step_of(*pick), pixels_playing=False, pixels_jump=False)
+        S.update(pixels_pos=run.step_of(*pick), pixels_playing=False, pixels_jump=False)
     if S.pixels_playing:
-        S.pixels_step = min(S.pixels_step + speed, run.computed)
+        S.pixels_pos = min(S.pixels_pos + speed, run.computed)
     if S.pixels_jump:
-        S.pixels_step = run.computed
-    if S.pixels_step >= run.total:
+        S.pixels_pos = run.computed
+    if S.pixels_pos >= run.total:
         S.pixels_playing = S.pixels_jump = False
     still = S.pixels_playing or S.pixels_jump or not (run.done or run.stopped)
     if S.pixels_ticking and not still:
         st.rerun(scope="app")  # a full run switches the timer off and relabels Play
-    S.pixels_step = min(S.pixels_step, run.total)
+    S.pixels_pos = min(S.pixels_pos, run.total)
     label = f"computed {run.computed} of {run.total} pixels" + (" (stopped)" if run.stopped else "")
     st.progress(run.computed / run.total, text=label)
-    step = st.slider("Pixels drawn", 0, run.total, key="pixels_step")
+    if S.pixels_playing or S.pixels_jump:  # no slider while the server moves the position:
+        # a click would send the slider's last value back and rewind playback
+        st.progress(S.pixels_pos / run.total, text=f"Pixels drawn: {S.pixels_pos} of {run.total}")
+    else:
+        scrub = f"pixels_scrub_{id(run)}_{S.pixels_plays}"  # fresh after each play: a
+        # remembered value of an earlier slider must not be sent back
+        S[scrub] = S.pixels_pos
+        st.slider("Pixels drawn", 0, run.total, key=scrub, on_change=_scrub, args=(scrub,))
+    step = S.pixels_pos
     step = run.clamp(step)
     f = min(focus, run.n - 1)
     imgs = run.images_at(step)
@@ -184,7 +199,7 @@ def player() -> None:
 player()
 st.number_input("Sample shown large", 0, run.n - 1, min(focus, run.n - 1), key="pixels_focus")
 d1, d2 = st.columns(2)
-step_now = run.clamp(S.pixels_step)
+step_now = run.clamp(S.pixels_pos)
 d1.download_button("Download PNG (the batch at this step)", run.png(step_now),
                    "pixelcnn-samples.png", "image/png", key="pixels_png")  # fmt: skip
 if run.done or run.stopped:

@@ -136,10 +136,12 @@ def image_figure(
         )
     )
     cell = max(4, int(300 / size))
-    if known is not None and _np(known).any():
-        fig.add_trace(_marks(known, "given", ACCENT, "square-open", cell * 0.55, 0.9))
     if field is not None and _np(field).any():
-        fig.add_trace(_marks(field, "context it can see", HIGHLIGHT, "square", cell * 0.9, 0.35))
+        fig.add_trace(_marks(field, "context it can see", HIGHLIGHT, "square", cell, 0.22))
+        fig.data[-1].showlegend = False
+        fig.add_trace(outline(field, "context it can see", HIGHLIGHT, 2.0, "dot"))
+    if known is not None and _np(known).any():
+        fig.add_trace(outline(known, "given (inside the blue line)", ACCENT, 3.0))
     if current is not None:
         fig.add_trace(_marks(_one(current, size), "current pixel", HIGHLIGHT,
                              "square-open", cell, 1.0))  # fmt: skip

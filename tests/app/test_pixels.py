@@ -17,6 +17,10 @@ def _finish(at) -> None:
     at.run()
 
 
+def _scrub(at):
+    return next(s for s in at.slider if s.label == "Pixels drawn")
+
+
 def _charts(at) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
@@ -45,29 +49,30 @@ def test_blank_start_play_step_end_resample(page):
     assert (run.n, run.temperature, run.seed, run.total) == (3, 0.7, 4, 64)
     _finish(at)
     assert at.session_state["pixels_playing"] is True
-    assert 0 < at.session_state["pixels_step"] < 64  # autoplay ticks 4 pixels per run
+    assert 0 < at.session_state["pixels_pos"] < 64  # autoplay ticks 4 pixels per run
     at.button(key="pixels_play").click().run()  # pause
-    paused = at.session_state["pixels_step"]
+    paused = at.session_state["pixels_pos"]
     at.run()
-    assert at.session_state["pixels_step"] == paused
+    assert at.session_state["pixels_pos"] == paused
     at.button(key="pixels_next").click().run()
-    assert at.session_state["pixels_step"] == paused + 1
+    assert at.session_state["pixels_pos"] == paused + 1
     at.select_slider(key="pixels_speed").set_value(16).run()
-    at.slider(key="pixels_step").set_value(20).run()
+    _scrub(at).set_value(20).run()
+    assert at.session_state["pixels_pos"] == 20
     at.number_input(key="pixels_focus").set_value(2).run()
     at.session_state["pixels_pick"] = {
         "selection": {"points": [{"x": 5, "y": 3}], "point_indices": [0], "box": [], "lasso": []}
     }
     at.run()
-    assert at.session_state["pixels_step"] == run.step_of(3, 5) == 30
+    assert at.session_state["pixels_pos"] == run.step_of(3, 5) == 30
     bars = next(c for c in _charts(at) if c["data"][0]["type"] == "bar")
     assert abs(_array(bars["data"][0]["y"]).sum() - 1) < 1e-5
     at.button(key="pixels_end").click().run()
     at.run()
-    assert at.session_state["pixels_step"] == 64
+    assert at.session_state["pixels_pos"] == 64
     labels = [b.label for b in at.get("download_button")]
     assert any("PNG" in x for x in labels) and any("GIF" in x for x in labels)
-    at.slider(key="pixels_step").set_value(40).run()
+    _scrub(at).set_value(40).run()
     at.button(key="pixels_resample").click().run()
     new = at.session_state["pixels_run"]
     assert new is not run and new.total == 24 and new.seed == 5
