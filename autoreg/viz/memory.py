@@ -322,6 +322,7 @@ def toy_cell_figure(
             line_width=0,
             row=1,
             col=col,
+            exclude_empty_subplots=False,
         )
         for u in range(min(units, run.cell.shape[1])):
             c = run.cell[:, u]

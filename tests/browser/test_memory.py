@@ -21,13 +21,7 @@ def widget(page, test_id: str, label: str):
 
 
 def open_memory(page, base: str, query: str = "") -> None:
-    """Open the page as a fresh visitor would, after the app has registered its navigation.
-
-    A first request straight to /memory on a fresh server runs pages/memory.py alone
-    (Streamlit's legacy pages/ mode, no app.py frame) until some session has called
-    st.navigation; opening Home first makes the test independent of test order.
-    """
-    open_app(page, base, "home")
+    """Open /memory (directly, as a shared link does) and check the app frame is there."""
     open_app(page, base, "memory", query)
     assert page.get_by_test_id("stSidebarNav").get_by_text("Memory", exact=True).count() == 1
 

@@ -104,3 +104,5 @@ def test_toy_cell_figure_has_one_panel_per_variant_with_exact_hover():
     np.testing.assert_allclose(exploding.y, runs[2].cell[:, 0])
     assert np.abs(exploding.y).max() > 1e6  # it explodes, on its own axis
     assert fig.layout.yaxis3.matches is None
+    shaded = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(shaded) == len(runs) and all(s.x1 == runs[0].write_steps - 0.5 for s in shaded)
