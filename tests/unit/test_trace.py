@@ -70,6 +70,7 @@ def test_chunked_pipeline_equals_one_chunk(cell: str, monkeypatch) -> None:
     model = _model(cell, 2)
     text = "abc (def) gh\nabba cafe" * 3
     whole = trace(model, text)
+    monkeypatch.setattr(trace_module, "_spare_core", lambda: True)
     monkeypatch.setattr(trace_module, "MIN_CHUNK", 5)  # 69 steps -> chunks of 34, 23, 12
     assert trace_module._chunks(69) == [(0, 34), (34, 57), (57, 69)]
     parts = trace(model, text)
