@@ -33,6 +33,7 @@ navigation = st.navigation(
         for section, specs in pages_by_section().items()
     }
 )
+chrome.mark_frame()  # pages' require_frame() reruns until app.py has run in this session
 chrome.sidebar()
 adopt_finished_run()  # a run that ended on another page joins this session's models
 navigation.run()
