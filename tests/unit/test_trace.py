@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 
 import numpy as np
 import pytest
@@ -69,11 +70,10 @@ def test_chunked_pipeline_equals_one_chunk(cell: str, monkeypatch) -> None:
     """Chunks (carried state, worker thread) give the same trace as one chunk."""
     model = _model(cell, 2)
     text = "abc (def) gh\nabba cafe" * 3
-    whole = trace(model, text)
-    monkeypatch.setattr(trace_module, "_spare_core", lambda: True)
-    monkeypatch.setattr(trace_module, "MIN_CHUNK", 5)  # 69 steps -> chunks of 34, 23, 12
-    assert trace_module._chunks(69) == [(0, 34), (34, 57), (57, 69)]
-    parts = trace(model, text)
+    whole = trace(model, text, pipeline=False)
+    monkeypatch.setattr(trace_module, "MIN_CHUNK", 5)  # 69 steps -> chunks of 23, 18, ..., 5
+    assert trace_module._chunks(69) == [(0, 23), (23, 41), (41, 55), (55, 64), (64, 69)]
+    parts = trace(model, text, pipeline=True)
     out, _ = _fused_states(model, model.encode(text))
     np.testing.assert_allclose(parts.hidden[:, -1], out, atol=ATOL)
     for name in ("hidden", "logits", "probs", "embeddings", "loss"):
@@ -82,6 +82,15 @@ def test_chunked_pipeline_equals_one_chunk(cell: str, monkeypatch) -> None:
         np.testing.assert_allclose(parts.gates[name], g, atol=ATOL)
     if cell == "lstm":
         np.testing.assert_allclose(parts.cell, whole.cell, atol=ATOL)
+
+
+@pytest.mark.parametrize("T", [1, 63, 64, 65, 200, 1000, 1001])
+def test_chunks_cover_the_sequence(T: int) -> None:
+    bounds = trace_module._chunks(T)
+    assert bounds[0][0] == 0 and bounds[-1][1] == T
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    if T >= trace_module.MIN_CHUNK:
+        assert min(t1 - t0 for t0, t1 in bounds) >= trace_module.MIN_CHUNK
 
 
 @pytest.mark.parametrize("layers", [1, 3])
@@ -206,6 +215,8 @@ def test_intervention_on_lstm_cell_and_bad_arguments() -> None:
 def test_bench_reports_ratio_and_target() -> None:
     result = bench_trace_overhead(T=50, H=16, repeats=2)
     assert result["target"] == 1.25 and result["ratio"] > 0
+    assert result["ratio_pipelined"] > 0 and result["ratio_one_thread"] > 0
+    assert result["default_mode"] in ("pipelined", "one_thread")
     assert result["T"] == 50 and result["H"] == 16
 
 
