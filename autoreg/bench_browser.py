@@ -63,6 +63,10 @@ async ({quiet, timeout}) => {
     if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
     if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
     if (document.querySelector('[data-testid=stSkeleton]')) return false;
+    // the first run has drawn something (before it starts, an empty page looks idle)
+    if (!document.querySelector('[data-testid=stMain] [data-testid=stElementContainer]')) {
+      return false;
+    }
     for (const c of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
       if (c.offsetParent !== null && !c.querySelector('.main-svg')) return false;
     }
