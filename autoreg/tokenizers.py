@@ -3,7 +3,9 @@
 Both map text to integer ids and back, carry their vocabulary in a plain dict (saved in
 the checkpoint card, so a model always travels with the tokenizer it was trained with),
 and never raise on text they have not seen: an unknown character or word becomes the
-explicit unknown token, and ``encode`` counts how many it replaced (``last_unknown``).
+explicit unknown token, and ``unknown(text)`` lists what it would replace. Tokenizers are
+immutable after construction: shipped models (and their tokenizers) are shared by every
+browser session, so ``encode`` must not keep per-call state.
 
 Word-level follows *Generative Deep Learning* (2nd ed., ch. 5): lower-case the text,
 make every punctuation mark its own token, keep the ``max_vocab`` most frequent words,
@@ -39,7 +41,6 @@ class CharTokenizer:
             raise ValueError("A character vocabulary must hold single characters.")
         self.itos: list[str] = [UNK, *chars]
         self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
-        self.last_unknown = 0
 
     @classmethod
     def fit(cls, text: str) -> CharTokenizer:
@@ -54,10 +55,12 @@ class CharTokenizer:
         return list(text)
 
     def encode(self, text: str) -> list[int]:
-        """Ids for ``text``; unknown characters become 0 and are counted in ``last_unknown``."""
-        ids = [self.stoi.get(c, 0) for c in text]
-        self.last_unknown = sum(1 for c in text if c not in self.stoi)
-        return ids
+        """Ids for ``text``; unknown characters become 0 (see ``unknown``)."""
+        return [self.stoi.get(c, 0) for c in text]
+
+    def unknown(self, text: str) -> list[str]:
+        """The tokens of ``text`` outside the vocabulary, in order (read as ``<unk>``)."""
+        return [t for t in self.tokenize(text) if t not in self.stoi]
 
     def decode(self, ids: Sequence[int]) -> str:
         return "".join(self.token(i) for i in ids)
@@ -84,7 +87,6 @@ class WordTokenizer:
         words = [w for w in dict.fromkeys(words) if w != UNK]
         self.itos: list[str] = [UNK, *words]
         self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
-        self.last_unknown = 0
 
     def tokenize(self, text: str) -> list[str]:
         """Lower-case, pad punctuation with spaces, split on whitespace; newlines are kept."""
@@ -104,11 +106,12 @@ class WordTokenizer:
         return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
-        """Ids for ``text``; unknown words become 0 and are counted in ``last_unknown``."""
-        toks = self.tokenize(text)
-        ids = [self.stoi.get(t, 0) for t in toks]
-        self.last_unknown = sum(1 for t in toks if t not in self.stoi)
-        return ids
+        """Ids for ``text``; unknown words become 0 (see ``unknown``)."""
+        return [self.stoi.get(t, 0) for t in self.tokenize(text)]
+
+    def unknown(self, text: str) -> list[str]:
+        """The tokens of ``text`` outside the vocabulary, in order (read as ``<unk>``)."""
+        return [t for t in self.tokenize(text) if t not in self.stoi]
 
     def decode(self, ids: Sequence[int]) -> str:
         return " ".join(self.token(i) for i in ids)

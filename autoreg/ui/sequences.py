@@ -70,7 +70,7 @@ def unknown_tokens(name: str, text: str) -> list[str]:
     tok = get_model(name).tokenizer
     if tok is None:
         return []
-    return [t for t in tok.tokenize(text) if t not in tok.stoi]
+    return tok.unknown(text)
 
 
 def text_input(key: str, default_preset: str = "Python code") -> str:

@@ -15,7 +15,7 @@ TEXT = "def f(x):\n    return x  # the answer, (really)!\n"
 def test_char_round_trip_on_own_vocabulary(s: str) -> None:
     tok = CharTokenizer.fit(TEXT)
     assert tok.decode(tok.encode(s)) == s
-    assert tok.last_unknown == 0
+    assert tok.unknown(s) == []
 
 
 def test_char_unknowns_map_to_zero_and_are_counted() -> None:
@@ -23,7 +23,7 @@ def test_char_unknowns_map_to_zero_and_are_counted() -> None:
     assert tok.itos[0] == UNK and tok.vocab_size == 4
     ids = tok.encode("abzzc€")
     assert ids == [1, 2, 0, 0, 3, 0]
-    assert tok.last_unknown == 3
+    assert tok.unknown("abzzc€") == ["z", "z", "€"]
     assert tok.decode(ids) == f"ab{UNK}{UNK}c{UNK}"
     assert tok.token(999) == UNK
 
@@ -42,7 +42,7 @@ def test_word_round_trip_on_own_vocabulary(words: list[str]) -> None:
     text = " ".join(words)
     assert tok.decode(tok.encode(text)) == " ".join(tok.tokenize(text))
     assert tok.tokenize(tok.decode(tok.encode(text))) == tok.tokenize(text)
-    assert tok.last_unknown == 0
+    assert tok.unknown(text) == []
 
 
 def test_word_vocabulary_cap_and_unknowns() -> None:
@@ -50,7 +50,7 @@ def test_word_vocabulary_cap_and_unknowns() -> None:
     tok = WordTokenizer.fit(text, max_vocab=3)
     assert tok.itos == [UNK, "a", "b"]
     assert tok.encode("a c d zebra b") == [1, 0, 0, 0, 2]
-    assert tok.last_unknown == 3
+    assert tok.unknown("a c d zebra b") == ["c", "d", "zebra"]
     with pytest.raises(ValueError, match="max_vocab"):
         WordTokenizer.fit(text, max_vocab=1)
 
@@ -69,3 +69,11 @@ def test_from_dict_rejects_bad_entries() -> None:
         tokenizer_from_dict({"kind": "char"})
     with pytest.raises(ValueError, match="single characters"):
         CharTokenizer(["ab"])
+
+
+def test_encoding_leaves_a_shared_tokenizer_unchanged() -> None:
+    """Shipped models are shared by every session: encode must not keep per-call state."""
+    tok = CharTokenizer.fit("abc")
+    before = dict(vars(tok))
+    tok.encode("abzz€")
+    assert vars(tok) == before
