@@ -102,7 +102,7 @@ def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
     )
     if source in corpora.CORPORA:
         st.caption(corpora.CORPORA[source].description)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns([1.25, 1, 1])  # the cell buttons need the most room
     cell = url_widget(
         c1.segmented_control,
         "Cell",
