@@ -21,9 +21,19 @@ def widget(page, test_id: str, label: str):
 
 
 def open_memory(page, base: str, query: str = "") -> None:
-    """Open /memory (directly, as a shared link does) and check the app frame is there."""
+    """Open /memory directly, as a shared link does, and wait for the framed page.
+
+    On a fresh server the first run of a page reruns itself through app.py
+    (``chrome.require_frame``), so the page is idle once in between: wait for the app's
+    navigation and this page's charts, not only for the first idle state.
+    """
     open_app(page, base, "memory", query)
-    assert page.get_by_test_id("stSidebarNav").get_by_text("Memory", exact=True).count() == 1
+    nav = page.get_by_test_id("stSidebarNav").get_by_text("Memory", exact=True)
+    nav.wait_for(timeout=90_000)
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=stPlotlyChart]').length >= 8", timeout=90_000
+    )
+    wait_idle(page)
 
 
 def choose(page, label: str, option: str) -> None:
