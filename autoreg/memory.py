@@ -131,19 +131,22 @@ def brackets_curve(
     """Share of aⁿbⁿ lines whose forced part the argmax predicts entirely, per n.
 
     Lines of all requested depths, ``reps`` each, are shuffled (seeded) into one stream,
-    so each line is read after unrelated lines, as in training. The forced part is every
-    b after the first (the first b is a guess: the a's could go on) and the newline.
+    so each line is read after unrelated lines, as in training. Three short unscored
+    lines come first: a training stream never starts a line from the zero state, and a
+    first line read from it is no fair test of counting. The forced part is every b
+    after the first (the first b is a guess: the a's could go on) and the newline.
     """
     if not depths or min(depths) < 1:
         raise ValueError(f"Depths must be positive integers, got {depths}.")
     order = [d for d in depths for _ in range(reps)]
     random.Random(seed).shuffle(order)
-    text = "\n" + "".join("a" * d + "b" * d + "\n" for d in order)
+    warmup = "\nab\naabb\naaabbb\n"  # unscored, see above
+    text = warmup + "".join("a" * d + "b" * d + "\n" for d in order)
     model = _in_eval(model) if isinstance(model, SequenceModel) else model
     ids = model.encode(text)
     pred = model(torch.tensor(ids).unsqueeze(0))[0][0].argmax(-1).numpy()  # (T,)
     hits: dict[int, list[bool]] = {d: [] for d in depths}
-    start = 1
+    start = len(warmup)
     for d in order:
         forced = range(start + d + 1, start + 2 * d + 1)  # b_2..b_d and "\n"
         hits[d].append(all(int(pred[t - 1]) == ids[t] for t in forced))
