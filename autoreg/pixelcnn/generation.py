@@ -129,6 +129,7 @@ class GenerationRun:
         self._frames: list[torch.Tensor] = []  # uint8 (n, H, W) after each step
         self._probs: list[torch.Tensor] = []  # (n, L) at each step
         self._lock = threading.Lock()
+        self._advance_lock = threading.Lock()  # one thread draws pixels at a time
         self._iter = sample_pixels(
             model, n=n, start=(self.image0, self.known), temperature=temperature, seed=seed
         )
@@ -153,12 +154,15 @@ class GenerationRun:
     def advance(self, k: int) -> int:
         """Compute up to ``k`` more pixels in this thread; returns how many were added."""
         added = 0
-        while added < k and not self.done and not self.stop_event.is_set():
-            step = next(self._iter)
-            with self._lock:
-                self._frames.append(step.images.to(torch.uint8))
-                self._probs.append(step.probs)
-            added += 1
+        # The page's Step button and the background thread may both advance one run: a
+        # generator cannot be resumed from two threads at once, so drawing is serialised.
+        with self._advance_lock:
+            while added < k and not self.done and not self.stop_event.is_set():
+                step = next(self._iter)
+                with self._lock:
+                    self._frames.append(step.images.to(torch.uint8))
+                    self._probs.append(step.probs)
+                added += 1
         return added
 
     def _work(self) -> None:

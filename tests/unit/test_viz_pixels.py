@@ -169,3 +169,16 @@ def test_mask_off_twin_reads_its_own_pixel():
     assert torch.equal(demo.samples["masked"], demo.samples["masked-noise"])
     assert not torch.equal(demo.samples["unmasked"], demo.samples["unmasked-noise"])
     assert demo.train_bits["unmasked"][-1] < demo.train_bits["masked"][-1]
+
+
+def test_stepping_while_the_background_thread_draws_is_safe(tiny):
+    """The page's Step button may call advance() while the thread is drawing (no
+    'generator already executing'), and the frames still replay the sampler exactly."""
+    run = GenerationRun(tiny, 2, None, temperature=1.0, seed=3)
+    run.start_background()
+    while not run.done:
+        run.advance(1)
+    run.wait(60)
+    assert run.error is None and run.computed == run.total == 64
+    ref = sample_images(tiny, n=2, start=None, temperature=1.0, seed=3)
+    assert torch.equal(run.images_at(run.total), ref)
