@@ -6,12 +6,13 @@ from autoreg.ui import generate as g
 from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import card_summary, model_picker, unknown_tokens
-from autoreg.ui.urlstate import show_url_notices, url_widget
+from autoreg.ui.urlstate import url_notice_area, url_widget
 from autoreg.viz import generate as vg
 from autoreg.viz.common import token_label
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Generate text")
+url_notice_area()  # bad values in a shared link are reported here
 st.markdown(
     "A language model never writes a sentence: it outputs one probability distribution "
     "for the **next** token, a token is drawn from it, appended, and the model reads it."
@@ -46,7 +47,6 @@ if not present:
     with row[3]:
         length = url_widget(st.slider, "Tokens to generate", 10, 400, 200, 10, key="gen_len")
 top_k = int(top_k_raw) or None
-show_url_notices()
 if not prompt:
     st.info("Type a prompt: the model continues it.")
     st.stop()

@@ -7,7 +7,7 @@ from autoreg.ui import pixels as ui
 from autoreg.ui.canvas import pixel_canvas
 from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model, model_label
-from autoreg.ui.urlstate import show_url_notices, url_widget
+from autoreg.ui.urlstate import url_notice_area, url_widget
 from autoreg.viz.pixels import entropy_figure, grid_figure, image_figure, probs_figure
 
 TICK = 0.25  # seconds between autoplay steps
@@ -20,6 +20,7 @@ S.setdefault("pixels_plays", 0)  # bumped whenever the server starts moving the 
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Generate pixels")
+url_notice_area()  # bad values in a shared link are reported here
 st.markdown(
     "A PixelCNN draws an image in raster order: at each pixel it outputs a distribution "
     "over the intensity levels, one level is drawn, written into the image, and the next "
@@ -211,4 +212,3 @@ st.markdown(
     "given by the start, kept as they are. The entropy map, in bits, shows where the model "
     "hesitated: high at stroke edges, near 0 on the empty background."
 )
-show_url_notices()

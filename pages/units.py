@@ -6,13 +6,14 @@ from autoreg.ui import units as ui
 from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
-from autoreg.ui.urlstate import show_url_notices, url_widget
+from autoreg.ui.urlstate import url_notice_area, url_widget
 from autoreg.units import FEATURES, kl_bits, quantities, richest_window
 from autoreg.viz import units as viz
 from autoreg.viz.common import token_label
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Units: what single neurons track")
+url_notice_area()  # bad values in a shared link are reported here
 st.markdown(
     "Each unit of a recurrent layer is one number carried from step to step. Some of them "
     "learn something a person can name: *inside a string*, *how far into the line*. "
@@ -47,7 +48,6 @@ with controls[0]:
     )  # fmt: skip
 with controls[1]:
     unit = url_widget(st.number_input, "Unit", 0, H - 1, best.unit, key="units_unit")
-show_url_notices()
 label = f"{ui.short(qty)}[{unit}]"
 
 # 1. Colour the text ---------------------------------------------------------------------

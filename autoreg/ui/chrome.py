@@ -10,6 +10,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from autoreg.ui.urlstate import forget_notice_area
+
 PRESENTER_KEY = "presenter"
 FRAME_KEY = "_app_frame"  # set by app.py on every run of this session
 
@@ -25,6 +27,7 @@ html { font-size: 21px; }
 def mark_frame() -> None:
     """Called by app.py: this session's pages run inside the app frame."""
     st.session_state[FRAME_KEY] = True
+    forget_notice_area()
 
 
 def require_frame() -> None:

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 _NOTICES = "_url_notices"
+_AREA = "_url_notice_area"
 
 
 def same_value(raw: str, value: Any) -> bool:
@@ -38,21 +40,48 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     """Create ``widget(label, *args, key=key, bind="query-params", **kwargs)``.
 
     When the widget is created fresh from a URL value that it could not take, a notice
-    naming the parameter and the value used instead is shown by ``show_url_notices``.
+    naming the parameter and the value used instead goes to the page's notice area
+    (``url_notice_area``), or else waits for ``show_url_notices``.
     """
     fresh = key not in st.session_state
     raw = st.query_params.get(key) if fresh else None
     value = widget(label, *args, key=key, bind="query-params", **kwargs)
     shown = kwargs.get("format_func")  # select boxes keep the *shown* label in the URL
     if raw is not None and not same_value(raw, value) and not (shown and raw == str(shown(value))):
-        st.session_state.setdefault(_NOTICES, []).append(
+        _notice(
             f"The link asked for {key}={raw!r}, which this page cannot show; "
             f"using {value!r} instead."
         )
     return value
 
 
+def url_notice_area() -> None:
+    """Reserve the place (near the top of a page) where URL notices appear.
+
+    ``url_widget`` writes into it as soon as it meets a bad value, so a notice shows even
+    when the page stops early (``st.stop()``) before reaching ``show_url_notices``.
+    """
+    st.session_state[_AREA] = st.container()
+
+
+def forget_notice_area() -> None:
+    """Called by app.py before every page run: an area belongs to one run of one page."""
+    st.session_state.pop(_AREA, None)
+
+
+def _notice(text: str) -> None:
+    area = st.session_state.get(_AREA)
+    if area is not None:
+        try:
+            area.warning(text, icon=":material/link_off:")
+            return
+        except StreamlitAPIException:  # a fragment rerun cannot write outside itself
+            pass
+    st.session_state.setdefault(_NOTICES, []).append(text)
+
+
 def show_url_notices() -> None:
-    """Show (once) the notices collected by ``url_widget`` during this run."""
+    """Show (once) the notices ``url_widget`` could not place in a notice area."""
+    st.session_state.pop(_AREA, None)
     for note in st.session_state.pop(_NOTICES, []):
         st.warning(note, icon=":material/link_off:")
