@@ -27,18 +27,23 @@ def style(
     title: str | None = None,
     height: int | None = None,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
-    """Apply the app's shared layout to a figure and return it."""
+    """Apply the app's shared layout to a figure and return it.
+
+    ``template=None`` keeps the renderer's default (Streamlit's own plotly theme). Naming a
+    template here costs ~100 ms and ~3 KB of JSON per figure, on every step of a page.
+    """
     fig.update_layout(
         title={"text": title, "x": 0.01, "xanchor": "left"} if title else None,
         height=height,
         width=width,
-        template=template,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         font={"size": 13},
         hoverlabel={"font_size": 13},
     )
+    if template is not None:
+        fig.update_layout(template=template)
     return fig
 
 

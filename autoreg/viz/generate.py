@@ -43,7 +43,7 @@ def pipeline_figure(
     title: str | None = None,
     height: int = 620,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """Four linked bar charts, one per stage: logits, ÷ T, top-k, probabilities + the draw.
 
@@ -135,7 +135,7 @@ def temperatures_figure(
     title: str | None = None,
     height: int = 300,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """The same logits turned into probabilities at several temperatures, side by side."""
     if not probs_by_temperature:
@@ -179,7 +179,7 @@ def draw_probability_figure(
     title: str | None = None,
     height: int = 200,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """The probability each drawn token had when it was drawn, with the inspected step."""
     steps = np.arange(len(tokens))

@@ -34,7 +34,7 @@ def influence_lines(
     title: str | None = None,
     height: int = 380,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """One line per cell: relative influence (log y) against steps back from the prediction.
 
@@ -72,7 +72,7 @@ def influence_strips(
     title: str | None = None,
     height: int | None = None,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """The input text once per cell, each character coloured by log10 relative influence."""
     cells = list(influence)
@@ -116,7 +116,7 @@ def accuracy_curves(
     title: str | None = None,
     height: int = 380,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """Accuracy (0..1) against lag or length, one line per cell, chance and training range."""
     fig = go.Figure()
@@ -169,7 +169,7 @@ def gate_over_time(
     title: str | None = None,
     height: int = 560,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """Top: the gate (0..1) of the chosen units over time. Bottom: the held unit's state
     for every letter read before the same digits (one line per letter).
@@ -237,7 +237,7 @@ def activation_figure(
     title: str | None = None,
     height: int = 340,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """σ and tanh (solid) with their derivatives (dotted) on one axis."""
     colours = {"sigmoid": "#3b5bdb", "tanh": "#e8590c"}
@@ -266,7 +266,7 @@ def value_histograms(
     title: str | None = None,
     height: int = 340,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """Overlaid histograms (share of values) of gate and candidate values from a trace."""
     colours = ["#3b5bdb", "#2f9e44", "#ae3ec9", "#e8590c", "#1098ad"]
@@ -296,7 +296,7 @@ def toy_cell_figure(
     title: str | None = None,
     height: int = 420,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """Small multiples: the toy cell state c of a few units under each choice of functions.
 

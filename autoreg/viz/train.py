@@ -38,7 +38,7 @@ def loss_figure(
     title: str | None = None,
     height: int = 380,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """Training loss per step (raw and smoothed) and validation loss per evaluation.
 

@@ -117,7 +117,7 @@ def feature_track_figure(
     title: str | None = None,
     height: int = 300,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """The feature (shaded) and the unit's value (line) along the same text, one above the other."""
     steps = np.arange(len(tokens))
@@ -167,7 +167,7 @@ def saturation_figure(
     title: str | None = None,
     height: int = 380,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """One scatter per model: x = fraction of steps < 0.1, y = fraction > 0.9, a dot per unit.
 
@@ -229,7 +229,7 @@ def clamp_bars_figure(
     title: str | None = None,
     height: int = 360,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """Next-token probabilities untouched vs clamped, for the union of both top-k lists."""
     ids = list(dict.fromkeys([*np.argsort(-base)[:k].tolist(), *np.argsort(-clamped)[:k].tolist()]))
@@ -266,7 +266,7 @@ def divergence_figure(
     title: str | None = None,
     height: int = 240,
     width: int | None = None,
-    template: str = "plotly_white",
+    template: str | None = None,
 ) -> go.Figure:
     """KL(untouched ‖ clamped) per step, with the clamp start and the inspected step marked."""
     steps = np.arange(len(kl_bits))
