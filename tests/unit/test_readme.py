@@ -27,3 +27,13 @@ def test_readme_images_exist():
 
     for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
         assert (ROOT / path).is_file(), path
+
+
+def test_readme_sequence_model_table_matches_the_cards():
+    from autoreg.cards import markdown_table
+
+    start = README.index("<!-- sequence-models:start -->") + len("<!-- sequence-models:start -->")
+    end = README.index("<!-- sequence-models:end -->")
+    assert README[start:end].strip() == markdown_table().strip(), (
+        "README model table is stale; paste `python -m autoreg.cards` into it"
+    )
