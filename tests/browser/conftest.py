@@ -20,21 +20,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from autoreg.bench_browser import CHROMIUM_FLAGS, VIEWPORT  # one definition of the browser
 from tests.conftest import ROOT
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Opening a page URL directly makes Streamlit probe <page>/_stcore/health and host-config
 # first; those two 404s are the framework's, not ours.
 FRAMEWORK_PROBES = ("/_stcore/health", "/_stcore/host-config")
-VIEWPORT = {"width": 1440, "height": 1000}
 
 
 def _free_port() -> int:
