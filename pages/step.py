@@ -67,16 +67,13 @@ with st.expander("The equations", expanded=not present):
             "use the opposite convention)."
         )
 
-bar = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
-with bar[0]:
-    run_every = ui.play_controls(T, show_speed=not present)
-with bar[1]:
-    compare = url_widget(st.toggle, "Compare RNN, LSTM and GRU", key="step_compare")
+bar = st.columns([3, 3, 1], vertical_alignment="bottom")
+compare = url_widget(bar[0].toggle, "Compare RNN, LSTM and GRU", key="step_compare")
 if not present:
-    ordering = bar[2].selectbox(
+    ordering = bar[1].selectbox(
         "Unit order", vs.ORDERINGS, key="step_order", help="clustered: similar units sit together"
     )
-    bar[3].download_button(
+    bar[2].download_button(
         "CSV",
         data=ui.csv_exporter(name, text),
         file_name=f"trace-{name}.csv",
@@ -94,9 +91,8 @@ order = ui.unit_order(name, text, layer, ordering)
 coords, ratio = ui.embedding_pca(name)
 
 
-@st.fragment(run_every=run_every)
-def stepping() -> None:
-    t = ui.step_cursor(T)
+def draw(t: int) -> None:
+    """Everything that depends on the step (reruns alone, inside the stepping fragment)."""
     st.html(ui.text_strip(tr.tokens, t))
     for col, (k, v) in zip(st.columns(4), ui.step_facts(tr, t, labels).items(), strict=True):
         col.metric(k, v)
@@ -180,6 +176,6 @@ def stepping() -> None:
         ui.compare_panel(name, text, t)
 
 
-stepping()
+ui.player(T, draw, show_speed=not present)
 with notices:
     show_url_notices()

@@ -1,22 +1,35 @@
 """Widgets and panels of the Step through page: the step cursor, autoplay, and what it shows.
 
 Stepping must feel instant, so the page draws everything that depends on the cursor
-inside one ``st.fragment``: moving the step reruns only that fragment, and the trace is
-cached per (model, text) (``get_trace``), so a step only slices arrays.
+inside one ``st.fragment`` (``player``): moving the step reruns only that fragment, and
+the trace is cached per (model, text) (``get_trace``), so a step only slices arrays.
 
-Autoplay (STREAMLIT_NOTES §2): the Play/Pause button lives *outside* the fragment, because
-``run_every`` is only sent on a full run; each timer tick reruns the fragment, which
-advances the cursor *before* the keyed slider is created. Any manual move pauses:
-previous/next through their callbacks, the slider when its value is not the one last drawn
-(its ``on_change`` also fires when the server moved it, so it cannot tell); reaching the
-end pauses. Pausing from inside the fragment asks for
-a full rerun, which switches the timer off. Keyboard: ←/→ step, space plays/pauses
-(Streamlit button shortcuts).
+Autoplay is self-clocked. A ``run_every`` timer failed in Chromium: a step redraws about
+nine charts (0.5-5 s on a loaded machine), and every tick is a request carrying the
+browser's widget values, whose slider value lags the server by the browser's render
+backlog (seen: 4 when the server was at 5, 10 when it was at 16). The server took that
+for the user dragging the slider back, ran its ``on_change`` and paused after a step or
+two. So no timer runs: at the end of a completed fragment run the fragment waits out
+the rest of the interval and reruns itself (``st.rerun(scope="fragment")``); those
+reruns carry no browser values, and a slow step plays late, never twice.
+
+The lag still rides along with real clicks, so while playing the cursor the server
+last drew is the truth: a slider value from the browser counts only when the slider is
+the one thing that changed (the user took it), and every run writes the cursor back so
+the browser adopts it. Callbacks only record what was asked; ``_controls`` decides once
+every callback of the run has run.
+
+A fragment may rerun itself only during a fragment run, so Play/Pause and the speed live
+inside the fragment, and a full run (a control outside it changed) pauses. Any manual
+move pauses: previous/next, the slider; so does the end of the text. Keyboard: <- / ->
+step, space plays/pauses (button shortcuts).
 """
 
 from __future__ import annotations
 
 import html
+import time
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -30,111 +43,151 @@ from autoreg.viz.common import HIGHLIGHT, token_label
 
 STEP = "step_step"  # the cursor (URL-bound slider)
 PLAYING = "step_playing"
-TOUCHED = "step_touched"  # a control moved the cursor in this run: the timer must not
-STOP_TIMER = "step_stop_timer"  # paused from inside the fragment: a full rerun stops the timer
-LAST = "step_last"  # the cursor this page last drew
-SPEEDS = (1, 2, 4)  # steps per second; a step redraws ~9 charts, about 0.2 s here
+PANEL = "step_panel"  # key of the stepping fragment
+FULL_RUN = "step_full_run"  # set by the full run just before it calls the fragment
+TICK = "step_tick"  # the fragment queued its own next run: advance one step
+SHOWN = "step_shown"  # the cursor the fragment last drew
+PLAY, MOVE, SLID = "step_ask_play", "step_ask_move", "step_ask_slid"  # what callbacks asked
+SNAPSHOT = "step_snapshot"  # the page's other values after the last run
+BUTTONS = ("step_play", "step_prev", "step_next")
+_OWN = {STEP, PLAYING, FULL_RUN, TICK, SHOWN, PLAY, MOVE, SLID, SNAPSHOT, *BUTTONS}
+SPEEDS = (1, 2, 4)  # steps per second; a step redraws ~9 charts, 0.2-5 s here
 
 
-def _pause() -> None:
-    if st.session_state.get(PLAYING):
-        st.session_state[PLAYING] = False
-        st.session_state[STOP_TIMER] = True
-
-
-def _move(delta: int, n_steps: int) -> None:
-    st.session_state[STEP] = int(min(n_steps - 1, max(0, st.session_state.get(STEP, 0) + delta)))
-    st.session_state[TOUCHED] = True
-    _pause()
-
-
-def _set_playing(playing: bool, n_steps: int) -> None:
+def _set_playing(playing: bool) -> None:
     # Sets rather than toggles: a click replayed after an interrupted run changes nothing.
-    if playing and st.session_state.get(STEP, 0) >= n_steps - 1:
-        st.session_state[STEP] = 0  # play from the start again
-    st.session_state[PLAYING] = playing
-    st.session_state[TOUCHED] = True  # the full rerun this click causes is not a tick
+    st.session_state[PLAY] = playing
+    # Rerun only the fragment even if this click came with a full run (AppTest does
+    # that): only a fragment run can queue the next step.
+    st.rerun(PANEL)
 
 
-def play_controls(n_steps: int, *, show_speed: bool = True) -> float | None:
-    """Play/Pause (space) and the speed; returns the fragment's ``run_every`` (None: paused).
+def _move(delta: int) -> None:
+    st.session_state[MOVE] = delta
 
-    Call outside the stepping fragment: a changed ``run_every`` needs a full run.
+
+def _slider_moved() -> None:
+    st.session_state[SLID] = True
+
+
+def _wait(seconds: float) -> None:
+    """Sleep the rest of the autoplay interval (tests replace this)."""
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def _plain_values() -> dict[str, object]:
+    # The page's other widget values (unit, view, speed...): a change there means the
+    # request came from that widget, not from the slider. Buttons are left out (a
+    # click reads True for one run only), and so are toggles, which live outside.
+    return {
+        k: v
+        for k, v in st.session_state.items()
+        if k.startswith("step_")
+        and k not in _OWN
+        and isinstance(v, str | int | float)
+        and not isinstance(v, bool)
+    }
+
+
+def player(n_steps: int, draw: Callable[[int], None], *, show_speed: bool = True) -> None:
+    """The stepping panel: play/pause, ← slider →, speed, then ``draw(step)``.
+
+    Call it from the page body. ``draw`` puts everything that depends on the step on
+    screen; it reruns (inside the fragment) on every step.
     """
-    playing = bool(st.session_state.get(PLAYING, False))
-    left, right = st.columns([2, 3], vertical_alignment="bottom")
-    left.button(
+    st.session_state[FULL_RUN] = True  # only full runs execute the page body
+    _panel(n_steps, draw, show_speed)
+
+
+@st.fragment(key=PANEL)
+def _panel(n_steps: int, draw: Callable[[int], None], show_speed: bool) -> None:
+    started = time.monotonic()
+    step, interval = _controls(n_steps, show_speed)
+    draw(step)
+    st.session_state[SNAPSHOT] = _plain_values()
+    if st.session_state.get(PLAYING):  # never during a full run (see _controls)
+        _wait(interval - (time.monotonic() - started))
+        st.session_state[TICK] = True
+        st.rerun(scope="fragment")
+
+
+def _resolve(n_steps: int) -> None:
+    """Apply what this run's callbacks asked for, and our own tick, to cursor and playing."""
+    s = st.session_state
+    full, tick = s.pop(FULL_RUN, False), s.pop(TICK, False)
+    play, delta, slid = s.pop(PLAY, None), s.pop(MOVE, 0), s.pop(SLID, False)
+    was_playing = bool(s.get(PLAYING))
+    before = s.get(SNAPSHOT) or {}
+    elsewhere = any(s.get(k) != v for k, v in before.items())
+    # While playing, a slider value that rides along with another change is the
+    # browser's stale copy; alone, it is the user taking the slider.
+    took = slid and not (was_playing and (delta or play is not None or elsewhere))
+    playing = was_playing and not (took or delta)
+    if play is not None:
+        playing = play
+    if STEP in s:  # (the first draw on the page takes the URL's step)
+        cursor = s[SHOWN] if was_playing and not took and SHOWN in s else s[STEP]
+        cursor = int(min(max(cursor + delta, 0), n_steps - 1))
+        if play and cursor >= n_steps - 1:
+            cursor = 0  # Play at the end plays from the start again
+        elif playing and tick and play is None:
+            cursor = min(cursor + 1, n_steps - 1)
+        if cursor >= n_steps - 1:
+            playing = False  # the end
+        s[STEP] = cursor  # written every run: the browser adopts the server's cursor
+    s[PLAYING] = playing and not full  # a full run cannot queue fragment runs
+
+
+def _controls(n_steps: int, show_speed: bool) -> tuple[int, float]:
+    """Resolve the cursor, then draw the controls; returns (step, interval in s).
+
+    Runs first in the fragment: the cursor changes before the keyed slider exists.
+    """
+    _resolve(n_steps)
+    s = st.session_state
+    playing = bool(s.get(PLAYING))
+    widths = [4, 1, 12, 1, 5] if show_speed else [4, 1, 17, 1]
+    cols = st.columns(widths, vertical_alignment="bottom")
+    cols[0].button(
         "Pause" if playing else "Play",
         icon=":material/pause:" if playing else ":material/play_arrow:",
         key="step_play",
         on_click=_set_playing,
-        args=(not playing, n_steps),
+        args=(not playing,),
         shortcut="Space",
         type="primary",
         help="Play or pause (space bar). ← and → step one token.",
         width="stretch",
     )
-    speed = 2
+    for col, key, delta, icon, shortcut, help_ in (
+        (cols[1], "step_prev", -1, ":material/chevron_left:", "Left", "Previous step (←)"),
+        (cols[3], "step_next", 1, ":material/chevron_right:", "Right", "Next step (→)"),
+    ):
+        col.button(
+            "",
+            icon=icon,
+            key=key,
+            on_click=_move,
+            args=(delta,),
+            shortcut=shortcut,
+            help=help_,
+            width="stretch",
+        )
+    speed = s.get("step_speed", 2)
     if show_speed:
-        with right:
+        with cols[4]:
             speed = url_widget(
                 st.select_slider, "Speed (steps per second)", SPEEDS, value=2, key="step_speed"
             )
-    elif "step_speed" in st.session_state:
-        speed = st.session_state["step_speed"]
-    return 1.0 / speed if playing else None
-
-
-def step_cursor(n_steps: int) -> int:
-    """The step slider with ← / → buttons; advances one step on each autoplay tick.
-
-    Must run first inside the fragment (the cursor changes before the slider exists).
-    """
-    if st.session_state.pop(STOP_TIMER, False):
-        st.rerun()  # full run: the fragment is re-created without its timer
-    if STEP in st.session_state and st.session_state[STEP] > n_steps - 1:
-        st.session_state[STEP] = n_steps - 1
-    touched = st.session_state.pop(TOUCHED, False)
-    if st.session_state.get(PLAYING) and not touched:
-        step, last = st.session_state.get(STEP, 0), st.session_state.get(LAST)
-        if last is not None and step == last - 1:
-            # A run cut short by the next tick can come back with the slider's previous
-            # value from the browser: continue from the step already drawn.
-            st.session_state[STEP] = last
-        elif last is not None and step != last:
-            st.session_state[PLAYING] = False  # the user took the slider: stop the timer
-            st.rerun()
-        step = min(st.session_state.get(STEP, 0) + 1, n_steps - 1)
-        # Both at once: a tick can interrupt this run (fast reruns) before the slider exists.
-        st.session_state[STEP] = st.session_state[LAST] = step
-        if step >= n_steps - 1:
-            st.session_state[PLAYING] = False
-            st.rerun()  # the end: stop the timer
-    prev, slider, nxt = st.columns([1, 10, 1], vertical_alignment="bottom")
-    prev.button(
-        "",
-        icon=":material/chevron_left:",
-        key="step_prev",
-        on_click=_move,
-        args=(-1, n_steps),
-        shortcut="Left",
-        help="Previous step (←)",
-        width="stretch",
-    )
-    nxt.button(
-        "",
-        icon=":material/chevron_right:",
-        key="step_next",
-        on_click=_move,
-        args=(1, n_steps),
-        shortcut="Right",
-        help="Next step (→)",
-        width="stretch",
-    )
-    with slider:
-        return int(
-            url_widget(st.slider, "Step (token index)", 0, n_steps - 1, key=STEP, on_change=_pause)
+    with cols[2]:
+        step = int(
+            url_widget(
+                st.slider, "Step (token index)", 0, n_steps - 1, key=STEP, on_change=_slider_moved
+            )
         )
+    s[SHOWN] = step
+    return step, 1.0 / speed
 
 
 def clamp_state(key: str, upper: int) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import streamlit as st
 import torch
 
 from autoreg.sequence import SequenceConfig, SequenceModel, checkpoint_card
 from autoreg.tokenizers import CharTokenizer
+from autoreg.ui import stepper
 from autoreg.ui.models import SESSION_MODELS, SessionModel
 from autoreg.ui.sequences import PRESETS
 
@@ -105,35 +107,82 @@ def test_typed_text_flags_unknown_characters_without_failing(open_step):
     assert at.slider(key="step_step").max == len("naïve café ✓ (x)") - 1
 
 
-def test_play_advances_and_stops_at_the_end(open_step):
+@pytest.fixture
+def clock(monkeypatch):
+    """Record each autoplay wait (seconds asked, step on screen) instead of sleeping.
+
+    ``clock.pause_after = n`` presses Pause during the n-th wait, as a click that lands
+    while the fragment waits for its next step would (its callback runs first).
+    """
+
+    class Clock:
+        def __init__(self) -> None:
+            self.waits: list[tuple[float, int]] = []
+            self.pause_after: int | None = None
+
+    clock = Clock()
+
+    def wait(seconds: float) -> None:
+        clock.waits.append((seconds, st.session_state[stepper.STEP]))
+        if clock.pause_after is not None and len(clock.waits) >= clock.pause_after:
+            st.session_state[stepper.PLAYING] = False
+
+    monkeypatch.setattr(stepper, "_wait", wait)
+    return clock
+
+
+def test_play_advances_one_step_per_own_rerun_and_stops_at_the_end(open_step, clock):
     at = open_step(step_step=str(N_STEPS - 4))
+    # One click plays to the end: each step is a fragment rerun that the fragment queued
+    # itself after its wait (AppTest runs them all inside this run()).
     at.button(key="step_play").click().run()
     _ok(at)
-    assert at.session_state["step_playing"] is True
-    start = _step(at)
-    at.run()  # each run is one timer tick in AppTest
-    assert _step(at) == start + 1
-    for _ in range(5):
-        at.run()
+    assert [step for _, step in clock.waits] == [N_STEPS - 4, N_STEPS - 3, N_STEPS - 2]
+    assert all(seconds <= 0.5 for seconds, _ in clock.waits)  # speed 2: the rest of 0.5 s
     assert _step(at) == N_STEPS - 1
     assert at.session_state["step_playing"] is False
+    assert at.button(key="step_play").label == "Play"
+    clock.waits.clear()
+    clock.pause_after = 1
     at.button(key="step_play").click().run()  # play again from the end rewinds
-    assert _step(at) == 0 and at.session_state["step_playing"] is True
+    assert clock.waits == [(clock.waits[0][0], 0)]
+    assert _step(at) == 0 and at.session_state["step_playing"] is False
+
+
+def test_faster_speed_waits_less(open_step, clock):
+    at = open_step(step_step="5", step_speed="4")
+    clock.pause_after = 3
+    at.button(key="step_play").click().run()
+    _ok(at)
+    assert [step for _, step in clock.waits] == [5, 6, 7]
+    assert all(seconds <= 0.25 for seconds, _ in clock.waits)
+    assert _step(at) == 7
+
+
+def test_pause_keeps_the_step(open_step, clock):
+    at = open_step(step_step="5")
+    clock.pause_after = 2
+    at.button(key="step_play").click().run()
+    stopped = _step(at)
+    assert stopped == 6 and at.session_state["step_playing"] is False
+    at.run()
+    at.run()
+    assert _step(at) == stopped and len(clock.waits) == 2
+
+
+def test_full_run_or_slider_stops_playback(open_step, clock):
+    at = open_step(step_step="5")
+    at.session_state["step_playing"] = True  # as if playing when a control outside changes
+    at.toggle(key="step_compare").set_value(True).run()
+    _ok(at)
+    assert at.session_state["step_playing"] is False and _step(at) == 5
+    assert not clock.waits, "a full run must not queue the next step"
+    at.session_state["step_playing"] = True
     at.slider(key="step_step").set_value(20).run()  # taking the slider pauses
+    _ok(at)
     assert at.session_state["step_playing"] is False
     at.run()
     assert _step(at) == 20
-
-
-def test_pause_keeps_the_step(open_step):
-    at = open_step(step_step="5")
-    at.button(key="step_play").click().run()
-    at.run()
-    at.button(key="step_play").click().run()
-    stopped = _step(at)
-    at.run()
-    at.run()
-    assert _step(at) == stopped and at.session_state["step_playing"] is False
 
 
 def test_shared_url_lands_on_the_same_view(open_step):

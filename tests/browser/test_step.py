@@ -62,7 +62,10 @@ def test_keyboard_and_buttons_step(app_server, page):
     _wait_step(page, 11)
     page.locator(".st-key-step_next button").first.click()
     _wait_step(page, 12)
+    # Two clicks on one button while a run is still drawing reach the server as one
+    # trigger (Streamlit merges pending reruns), so wait for each step.
     page.locator(".st-key-step_prev button").first.click()
+    _wait_step(page, 11)
     page.locator(".st-key-step_prev button").first.click()
     _wait_step(page, 10)
     wait_idle(page)
@@ -71,25 +74,79 @@ def test_keyboard_and_buttons_step(app_server, page):
     assert_clean(page)
 
 
+def _playing(page) -> bool:
+    return "Pause" in page.locator(".st-key-step_play button").first.inner_text()
+
+
+def _wait_playing(page, playing: bool) -> None:
+    label = "Pause" if playing else "Play"
+    page.wait_for_selector(f".st-key-step_play button:has-text('{label}')", timeout=60_000)
+
+
+def _wait_past(page, value: int) -> None:
+    page.wait_for_function(f"+document.querySelector('{SLIDER}').value > {value}", timeout=90_000)
+
+
+def _assert_paused(page, step: int | None = None) -> int:
+    """Once idle the cursor stays put (at ``step`` if given) and the URL holds it."""
+    wait_idle(page)
+    now = _step(page)
+    assert step is None or now == step
+    page.wait_for_timeout(2000)
+    assert _step(page) == now and not _playing(page), "the cursor moved after a pause"
+    if now:  # the URL keeps the step (the default 0 is left out)
+        assert f"step_step={now}" in page.url
+    return now
+
+
 def test_play_and_pause_with_button_and_space(app_server, page):
     _open_step(page, app_server, "step_step=3&step_speed=4")
     page.locator(".st-key-step_play button").first.click()
-    page.wait_for_function(
-        f"+document.querySelector('{SLIDER}').value >= 6", timeout=60_000
-    )  # it plays on its own
+    _wait_past(page, 7)  # it plays on its own, more than a step or two
+    assert _playing(page), "playback paused by itself"
+    speed = page.locator('.st-key-step_speed input[type="range"]').first
+    speed.focus()
+    speed.press("ArrowLeft")  # slower (4 -> 2 steps/s) without stopping
+    now = _step(page)
+    _wait_past(page, now + 2)
+    assert _playing(page), "changing the speed stopped playback"
     page.locator(".st-key-step_play button").first.click()  # pause
-    page.wait_for_selector(".st-key-step_play button:has-text('Play')", timeout=30_000)
-    wait_idle(page)
-    stopped = _step(page)
-    page.wait_for_timeout(2000)
-    assert _step(page) == stopped, "the cursor moved after pause"
-    page.get_by_test_id("stHeading").first.click()
+    _wait_playing(page, False)
+    stopped = _assert_paused(page)
+    page.get_by_test_id("stHeading").first.click()  # focus the page, not a widget
     page.keyboard.press("Space")  # play again from the keyboard
-    page.wait_for_selector(".st-key-step_play button:has-text('Pause')", timeout=30_000)
-    page.wait_for_function(f"+document.querySelector('{SLIDER}').value > {stopped}", timeout=60_000)
+    _wait_playing(page, True)
+    _wait_past(page, stopped + 1)
     page.keyboard.press("Space")
-    page.wait_for_selector(".st-key-step_play button:has-text('Play')", timeout=30_000)
+    _wait_playing(page, False)
+    _assert_paused(page)
+    assert_clean(page)
+
+
+def test_stepping_or_the_slider_pauses_and_the_end_stops(app_server, page):
+    _open_step(page, app_server, "step_step=3&step_speed=4")
+    page.get_by_test_id("stHeading").first.click()
+    page.keyboard.press("Space")
+    _wait_past(page, 5)
+    page.keyboard.press("ArrowRight")  # a manual step pauses
+    _wait_playing(page, False)
+    _assert_paused(page)
+    page.locator(".st-key-step_play button").first.click()
+    _wait_playing(page, True)
+    _wait_past(page, _step(page) + 1)
+    slider = page.locator(SLIDER)
+    slider.focus()
+    slider.press("Home")  # the user takes the slider: back to the start, paused
+    _wait_step(page, 0)
+    _wait_playing(page, False)
+    _assert_paused(page, 0)
+    last = int(slider.get_attribute("max"))
+    page.goto(f"{app_server}/step?step_step={last - 3}&step_speed=4")
     wait_idle(page)
+    page.locator(".st-key-step_play button").first.click()
+    _wait_step(page, last, timeout=90_000)
+    _wait_playing(page, False)  # the end stops playback
+    _assert_paused(page, last)
     assert_clean(page)
 
 
