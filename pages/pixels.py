@@ -5,18 +5,16 @@ import streamlit as st
 from autoreg.pixelcnn.generation import REGIONS, Start, drawn_start, erase
 from autoreg.ui import pixels as ui
 from autoreg.ui.canvas import pixel_canvas
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import require_frame
 from autoreg.ui.models import get_model, model_label
 from autoreg.ui.urlstate import url_notice_area, url_widget
 from autoreg.viz.pixels import entropy_figure, grid_figure, image_figure, probs_figure
 
-TICK = 0.25  # seconds between autoplay steps
 STARTS = ["blank", "test image, part erased", "your drawing"]
 S = st.session_state
 S.setdefault("pixels_pos", 0)
 S.setdefault("pixels_playing", False)
 S.setdefault("pixels_jump", False)
-S.setdefault("pixels_plays", 0)  # bumped whenever the server starts moving the position
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Generate pixels")
@@ -69,104 +67,21 @@ with c3:
     )  # fmt: skip
 
 
-def _go() -> None:
-    ui.start_run(name, n, start, temp, seed)
-    S.update(pixels_pos=0, pixels_playing=True, pixels_jump=False)
+st.button("Generate", type="primary", icon=":material/brush:", on_click=ui.generate,
+          args=(name, n, start, temp, seed), key="pixels_go")  # fmt: skip
 
 
-st.button("Generate", type="primary", icon=":material/brush:", on_click=_go, key="pixels_go")
-run = ui.current_run()
-if run is None:
-    st.info("Choose a start and press **Generate**.")
-    st.stop()
-if run.error:
-    st.error(f"Generation failed: {run.error}")
-if run.total == 0:
-    st.info("Every pixel of this start is given: nothing to generate. Erase a part first.")
-    st.stop()
-run_model = run.model_name
-if run_model != name:
-    st.warning(
-        f"Shown: a generation by {model_label(run_model)}. Press Generate to use this model."
-    )
-size, levels = run.size, run.levels
-
-
-def _toggle() -> None:
-    S.pixels_playing = not S.pixels_playing
-    S.pixels_plays += 1
-    S.pixels_jump = False
-    if S.pixels_playing and S.pixels_pos >= run.total:
-        S.pixels_pos = 0
-
-
-def _next() -> None:
-    S.update(pixels_playing=False, pixels_jump=False, pixels_pos=min(run.total, S.pixels_pos + 1))
-    if run.computed < S.pixels_pos:
-        run.advance(S.pixels_pos - run.computed)
-
-
-def _end() -> None:
-    S.update(pixels_playing=False, pixels_jump=True, pixels_plays=S.pixels_plays + 1)
-
-
-def _resample() -> None:
-    ui.resample_run(min(S.pixels_pos, run.computed), run.seed + 1)
-    S.update(pixels_pos=0, pixels_playing=True, pixels_jump=False)
-
-
-b = st.columns([1, 1, 1, 1, 1.4, 2])
-b[0].button("Pause" if S.pixels_playing else "Play", key="pixels_play", on_click=_toggle,
-            icon=":material/pause:" if S.pixels_playing else ":material/play_arrow:")  # fmt: skip
-b[1].button("Step", key="pixels_next", on_click=_next, icon=":material/skip_next:")
-b[2].button("End", key="pixels_end", on_click=_end, icon=":material/last_page:")
-b[3].button("Stop", key="pixels_stop", on_click=ui.stop_run, icon=":material/stop:",
-            disabled=run.done or run.stopped)  # fmt: skip
-b[4].button("Resample from here", key="pixels_resample", on_click=_resample,
-            icon=":material/refresh:", help="Keep the pixels drawn so far, redraw the rest "
-            "with the next seed.")  # fmt: skip
-speed = 4
-if not presenting():
-    speed = b[5].select_slider("Pixels per step of play", [1, 2, 4, 8, 16, 32], 4,
-                               key="pixels_speed")  # fmt: skip
-focus = st.session_state.get("pixels_focus", 0)
-ticking = S.pixels_playing or S.pixels_jump or not (run.done or run.stopped)
-S["pixels_ticking"] = ticking
-
-
-def _scrub(key: str) -> None:
-    S.update(pixels_pos=S[key], pixels_playing=False, pixels_jump=False)
-
-
-@st.fragment(run_every=TICK if ticking else None)
-def player() -> None:
-    run = ui.current_run()
-    pick = ui.clicked_pixel("pixels_pick")
-    if pick is not None and run.step_of(*pick) is not None:
-        S.update(pixels_pos=run.step_of(*pick), pixels_playing=False, pixels_jump=False)
-    if S.pixels_playing:
-        S.pixels_pos = min(S.pixels_pos + speed, run.computed)
-    if S.pixels_jump:
-        S.pixels_pos = run.computed
-    if S.pixels_pos >= run.total:
-        S.pixels_playing = S.pixels_jump = False
-    still = S.pixels_playing or S.pixels_jump or not (run.done or run.stopped)
-    if S.pixels_ticking and not still:
-        st.rerun(scope="app")  # a full run switches the timer off and relabels Play
-    S.pixels_pos = min(S.pixels_pos, run.total)
-    label = f"computed {run.computed} of {run.total} pixels" + (" (stopped)" if run.stopped else "")
-    st.progress(run.computed / run.total, text=label)
-    if S.pixels_playing or S.pixels_jump:  # no slider while the server moves the position:
-        # a click would send the slider's last value back and rewind playback
-        st.progress(S.pixels_pos / run.total, text=f"Pixels drawn: {S.pixels_pos} of {run.total}")
-    else:
-        scrub = f"pixels_scrub_{id(run)}_{S.pixels_plays}"  # fresh after each play: a
-        # remembered value of an earlier slider must not be sent back
-        S[scrub] = S.pixels_pos
-        st.slider("Pixels drawn", 0, run.total, key=scrub, on_change=_scrub, args=(scrub,))
-    step = S.pixels_pos
+def draw(run, step: int) -> None:
+    """Everything that depends on the position (reruns alone, inside the replay fragment)."""
+    if run.model_name != name:
+        st.warning(
+            f"Shown: a generation by {model_label(run.model_name)}. "
+            "Press Generate to use this model."
+        )
+    size, levels = run.size, run.levels
+    focus = min(S.get("pixels_focus", 0), run.n - 1)
     step = run.clamp(step)
-    f = min(focus, run.n - 1)
+    f = focus
     imgs = run.images_at(step)
     drawn = run.drawn_mask(step)
     pos = run.position(step) or run.position(1)
@@ -195,17 +110,16 @@ def player() -> None:
                     title=f"the batch: {run.n} samples, seed {run.seed}"),
         width="stretch",
     )  # fmt: skip
+    st.number_input("Sample shown large", 0, run.n - 1, focus, key="pixels_focus")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download PNG (the batch at this step)", run.png(step),
+                       "pixelcnn-samples.png", "image/png", key="pixels_png")  # fmt: skip
+    if run.done or run.stopped:
+        d2.download_button("Download GIF (the whole generation)", run.gif(scale=4),
+                           "pixelcnn-generation.gif", "image/gif", key="pixels_gif")  # fmt: skip
 
 
-player()
-st.number_input("Sample shown large", 0, run.n - 1, min(focus, run.n - 1), key="pixels_focus")
-d1, d2 = st.columns(2)
-step_now = run.clamp(S.pixels_pos)
-d1.download_button("Download PNG (the batch at this step)", run.png(step_now),
-                   "pixelcnn-samples.png", "image/png", key="pixels_png")  # fmt: skip
-if run.done or run.stopped:
-    d2.download_button("Download GIF (the whole generation)", run.gif(scale=4),
-                       "pixelcnn-generation.gif", "image/gif", key="pixels_gif")  # fmt: skip
+ui.player(draw)
 st.markdown(
     "**Reading the picture.** Orange tint: the pixels the model can see when it predicts "
     "the current pixel (its receptive field, measured by autograd). Blue outline: pixels "

@@ -7,9 +7,42 @@ import json
 
 import numpy as np
 import pytest
+import streamlit as st
+
+from autoreg.ui import pixels as ui
 
 PAGE = "pages/pixels.py"
 MODEL = "pixelcnn-digits8"  # 8x8: a whole generation takes well under a second
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """Record each autoplay wait (seconds asked, position on screen) instead of sleeping.
+
+    Each wait first lets the generation finish (``finish``), so positions do not depend
+    on the thread's speed. ``pause_after = n`` presses Pause during the n-th wait, as a
+    click landing while the fragment waits would; after ``limit`` waits the self-clock
+    ends, as if the browser had gone.
+    """
+
+    class Clock:
+        def __init__(self) -> None:
+            self.waits: list[tuple[float, int]] = []
+            self.pause_after: int | None = None
+            self.finish, self.limit = True, 200
+
+    clock = Clock()
+
+    def wait(seconds: float) -> bool:
+        clock.waits.append((seconds, st.session_state[ui.POS]))
+        if clock.finish:
+            st.session_state[ui.RUN_KEY].wait(60)
+        if clock.pause_after is not None and len(clock.waits) >= clock.pause_after:
+            st.session_state[ui.PLAYING] = False
+        return len(clock.waits) < clock.limit
+
+    monkeypatch.setattr(ui, "_wait", wait)
+    return clock
 
 
 def _finish(at) -> None:
@@ -39,19 +72,28 @@ def page(open_page):
     return at
 
 
-def test_blank_start_play_step_end_resample(page):
+def test_blank_start_play_pause_resume_step_end_resample(page, clock):
     at = page
     at.slider(key="pixels_n").set_value(3).run()
     at.slider(key="pixels_temp").set_value(0.7).run()
     at.number_input(key="pixels_seed").set_value(4).run()
+    clock.pause_after = 3
+    # Generate plays: each step is a fragment rerun the fragment queued itself after its
+    # wait (AppTest runs them all inside this run()); speed 4 = 4 pixels per step.
     at.button(key="pixels_go").click().run()
     run = at.session_state["pixels_run"]
     assert (run.n, run.temperature, run.seed, run.total) == (3, 0.7, 4, 64)
-    _finish(at)
-    assert at.session_state["pixels_playing"] is True
-    assert 0 < at.session_state["pixels_pos"] < 64  # autoplay ticks 4 pixels per run
-    at.button(key="pixels_play").click().run()  # pause
+    assert [pos for _, pos in clock.waits] == [0, 4, 8]
+    assert all(seconds <= ui.INTERVAL for seconds, _ in clock.waits)
+    assert at.session_state["pixels_pos"] == 8 and at.session_state["pixels_playing"] is False
+    assert at.button(key="pixels_play").label == "Play"
+    at.run()
+    assert at.session_state["pixels_pos"] == 8 and len(clock.waits) == 3, "paused: no clock"
+    clock.pause_after = 5
+    at.button(key="pixels_play").click().run()  # resume from where it paused
+    assert [pos for _, pos in clock.waits[3:]] == [8, 12]
     paused = at.session_state["pixels_pos"]
+    assert paused == 12 and at.session_state["pixels_playing"] is False
     at.run()
     assert at.session_state["pixels_pos"] == paused
     at.button(key="pixels_next").click().run()
@@ -68,15 +110,16 @@ def test_blank_start_play_step_end_resample(page):
     bars = next(c for c in _charts(at) if c["data"][0]["type"] == "bar")
     assert abs(_array(bars["data"][0]["y"]).sum() - 1) < 1e-5
     at.button(key="pixels_end").click().run()
-    at.run()
     assert at.session_state["pixels_pos"] == 64
     labels = [b.label for b in at.get("download_button")]
     assert any("PNG" in x for x in labels) and any("GIF" in x for x in labels)
     _scrub(at).set_value(40).run()
-    at.button(key="pixels_resample").click().run()
+    assert at.session_state["pixels_pos"] == 40
+    clock.pause_after = None
+    at.button(key="pixels_resample").click().run()  # plays the new run to its end
     new = at.session_state["pixels_run"]
     assert new is not run and new.total == 24 and new.seed == 5
-    new.wait(60)
+    assert at.session_state["pixels_pos"] == 24 and at.session_state["pixels_playing"] is False
     assert not at.exception, [e.message for e in at.exception]
 
 
@@ -96,9 +139,11 @@ def test_erased_test_image_and_box(page):
     assert not at.exception, [e.message for e in at.exception]
 
 
-def test_stop_a_long_generation(open_page):
+def test_stop_a_long_generation(open_page, clock):
+    clock.finish, clock.limit = False, 2
     at = open_page(PAGE, pixels_model="pixelcnn-mnist28-binary", pixels_n="16")
     at.button(key="pixels_go").click().run()
+    clock.waits.clear()
     at.button(key="pixels_stop").click().run()
     run = at.session_state["pixels_run"]
     run.wait(30)

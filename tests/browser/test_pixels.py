@@ -69,6 +69,23 @@ def test_draw_complete_play_and_pause(app_server, page, artifacts_dir):
     page.wait_for_timeout(1500)
     assert drawn(page) == paused_at, "pause must freeze the replay"
     screenshot(page, artifacts_dir / "pixels.png")
-    page.get_by_role("button", name="Stop").click()
-    page.wait_for_timeout(1000)
+    # Play again resumes from where it paused (a stale slider value once rewound it)
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_selector("[data-testid=stProgress]:has-text('Pixels drawn')", timeout=30_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=stProgress]')].some(e => "
+        f"+(e.innerText.match(/Pixels drawn: (\\d+)/) || [0, -1])[1] > {paused_at})",
+        timeout=60_000,
+    )
+    page.get_by_role("button", name="Pause").click()
+    page.wait_for_timeout(1500)
+    resumed_at = drawn(page)
+    assert resumed_at > paused_at, "Play after Pause must resume playback"
+    page.wait_for_timeout(1500)
+    assert drawn(page) == resumed_at, "the second pause must freeze the replay too"
+    done, total = progress(page)
+    if done < total:  # the generation may have finished by now: Stop is then disabled
+        page.get_by_role("button", name="Stop").click()
+        page.wait_for_selector("[data-testid=stProgress]:has-text('(stopped)')", timeout=30_000)
+    wait_idle(page)
     assert_clean(page)
