@@ -10,6 +10,7 @@ first registered page with a model picker offering two models and a stepping con
 from __future__ import annotations
 
 import asyncio
+import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -126,7 +127,33 @@ def _moved_by(state: dict, clicks: int) -> set[str]:
     return keys
 
 
+def _in_fresh_thread(func, *args):
+    """Run ``func`` in a thread with no event loop and return its result.
+
+    Other browser tests keep a session-wide sync Playwright (an asyncio loop) on the main
+    thread, and Playwright refuses to start a second one, sync or async, beside it.
+    """
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = func(*args)
+        except BaseException as exc:  # re-raised (with pytest's skip/fail) in the test
+            out["error"] = exc
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def test_two_sessions_stepping_at_once_never_share_state(app_server, chromium_path):
+    _in_fresh_thread(_two_sessions, app_server, chromium_path)
+
+
+def _two_sessions(app_server: str, chromium_path: str) -> None:
     url_path, model_key, models, input_key, inputs = _pick_page(app_server, chromium_path)
     urls = []
     for i in range(2):
