@@ -2,7 +2,7 @@
 
 ``python -m autoreg.bench page_load_ratio step_latency_ratio server_memory`` (or
 ``python -m autoreg.bench_browser``) starts two ``streamlit run`` servers on loopback
-ports, the real ``app.py`` and ``autoreg/bench_reference_app.py`` (one plotly chart and a
+ports, the real ``app.py`` and ``autoreg/ui/bench_reference_app.py`` (one plotly chart and a
 "Next" button, nothing else), and drives Debian's ``chromium`` through Playwright's sync
 API. Raw milliseconds depend on the machine and its load; the *ratio* page / reference,
 measured interleaved in the same run, is what travels between machines.
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_APP = Path(__file__).resolve().parent / "bench_reference_app.py"
+REFERENCE_APP = Path(__file__).resolve().parent / "ui" / "bench_reference_app.py"
 TARGET_RATIO = 1.3
 TARGET_MEMORY_MB = 800.0
 CHROMIUM_FLAGS = [

@@ -206,30 +206,14 @@ def inspect_upload(data: bytes, recipes: bool = False) -> TextSummary:
 
 @torch.no_grad()
 def sample_text(model: Any, length: int = 200, temperature: float = 0.8, seed: int = 0) -> str:
-    """Text drawn from a sequence model, token by token, with its own generator.
+    """A progress preview: ``length`` tokens drawn after a newline by ``autoreg.sample``
+    (own generator, ``<unk>`` never drawn, the model's train/eval mode restored)."""
+    from autoreg.sampling import sample
 
-    A minimal sampler for progress previews (the explorable one is ``autoreg.sample``).
-    """
     tok = model.tokenizer
-    was_training = model.training
-    model.eval()
-    try:
-        gen = torch.Generator().manual_seed(seed)
-        start = tok.stoi.get("\n", 1 if tok.vocab_size > 1 else 0)
-        idx = torch.tensor([[start]])
-        state, out = None, []
-        for _ in range(length):
-            logits, _, state = model(idx, None, state)
-            z = logits[0, -1] / temperature
-            if z.numel() > 1:
-                z[0] = -torch.inf  # never draw <unk>: it is a placeholder, not text
-            probs = torch.softmax(z, dim=-1)
-            nxt = int(torch.multinomial(probs, 1, generator=gen))
-            out.append(nxt)
-            idx = torch.tensor([[nxt]])
-    finally:
-        model.train(was_training)
-    return tok.decode(out)
+    prompt = "\n" if "\n" in tok.stoi else tok.token(1 if tok.vocab_size > 1 else 0)
+    steps = sample(model, prompt, length, temperature=temperature, seed=seed)
+    return tok.decode([step.token_id for step in steps])
 
 
 def sequence_task(spec: SequenceSpec, text: str, corpus: str):
