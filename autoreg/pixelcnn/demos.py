@@ -63,8 +63,9 @@ def dot_product_example(
     size = image.shape[-1]
     if not (0 <= row < size and 0 <= col < size):
         raise ValueError(f"Pixel ({row}, {col}) is outside a {size}x{size} image.")
-    torch.manual_seed(seed)
-    conv = MaskedConv2d(1, 1, kernel_size, mask_type)
+    with torch.random.fork_rng(devices=[]):  # seeded init; the shared global RNG is restored
+        torch.manual_seed(seed)
+        conv = MaskedConv2d(1, 1, kernel_size, mask_type)
     with torch.no_grad():
         conv.weight.copy_(torch.round(conv.weight * 400) / 100)  # (1, 1, k, k), 2 decimals
         conv.bias.copy_(torch.round(conv.bias * 100) / 100)
@@ -124,8 +125,9 @@ def stack_fields(depth: int, kind: str, kernel: int, size: int, row: int, col: i
         kernel=kernel,
         n_head=0,
     )
-    torch.manual_seed(0)
-    model = build_model(cfg)
+    with torch.random.fork_rng(devices=[]):  # seeded init; the shared global RNG is restored
+        torch.manual_seed(0)
+        model = build_model(cfg)
     fields = torch.stack(receptive_fields_by_depth(model, row, col, size, probes=8))  # (L, H, W)
     blind = []
     for layer in range(depth):
@@ -196,8 +198,9 @@ def train_mask_demo(epochs: int = 10, n_samples: int = 16, seed: int = 0) -> Mas
         cfg = PixelCNNConfig(
             image_size=8, levels=4, channels=16, n_blocks=2, first_kernel=5, masked=masked
         )
-        torch.manual_seed(seed)
-        model = build_model(cfg)
+        with torch.random.fork_rng(devices=[]):  # seeded init; global RNG restored after
+            torch.manual_seed(seed)
+            model = build_model(cfg)
         per_epoch: list[float] = []
         tests: list[float] = []
         batch_losses: list[float] = []

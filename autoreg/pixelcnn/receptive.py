@@ -101,8 +101,9 @@ def stack_receptive_fields(
         kernel=kernel,
         n_head=0,
     )
-    torch.manual_seed(0)
-    model = build_model(cfg)
+    with torch.random.fork_rng(devices=[]):  # seeded init; the shared global RNG is restored
+        torch.manual_seed(0)
+        model = build_model(cfg)
     row = size // 2 if row is None else row
     col = size // 2 if col is None else col
     return receptive_fields_by_depth(model, row, col, size)

@@ -182,3 +182,12 @@ def test_stepping_while_the_background_thread_draws_is_safe(tiny):
     assert run.error is None and run.computed == run.total == 64
     ref = sample_images(tiny, n=2, start=None, temperature=1.0, seed=3)
     assert torch.equal(run.images_at(run.total), ref)
+
+
+def test_demos_leave_the_shared_global_rng_alone():
+    """Every browser session shares torch's global RNG: seeded demo inits must restore it."""
+    from autoreg.pixelcnn.demos import dot_product_example
+
+    before = torch.get_rng_state()
+    dot_product_example(torch.rand(8, 8), 4, 4, 5, "A", seed=3)
+    assert torch.equal(torch.get_rng_state(), before)
