@@ -186,8 +186,7 @@ def test_stepping_while_the_background_thread_draws_is_safe(tiny):
 
 def test_demos_leave_the_shared_global_rng_alone():
     """Every browser session shares torch's global RNG: seeded demo inits must restore it."""
-    from autoreg.pixelcnn.demos import dot_product_example
-
+    image = torch.rand(8, 8)
     before = torch.get_rng_state()
-    dot_product_example(torch.rand(8, 8), 4, 4, 5, "A", seed=3)
+    dot_product_example(image, 4, 4, 5, "A", seed=3)
     assert torch.equal(torch.get_rng_state(), before)
