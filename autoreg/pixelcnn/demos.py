@@ -16,6 +16,7 @@ from autoreg.pixelcnn.layers import MaskedConv2d
 from autoreg.pixelcnn.models import PixelCNN, PixelCNNConfig, build_model
 from autoreg.pixelcnn.receptive import (
     past_pixels,
+    probe_model,
     reach_window,
     receptive_field,
     receptive_fields_by_depth,
@@ -115,19 +116,8 @@ def stack_fields(depth: int, kind: str, kernel: int, size: int, row: int, col: i
     """
     if not 1 <= depth <= 12:
         raise ValueError(f"depth must be in 1..12, got {depth!r}.")
-    cfg = PixelCNNConfig(
-        kind=kind,
-        image_size=size,
-        levels=2,
-        channels=16,  # wide enough that random ReLUs never close every path
-        n_blocks=depth - 1,
-        first_kernel=kernel,
-        kernel=kernel,
-        n_head=0,
-    )
-    with torch.random.fork_rng(devices=[]):  # seeded init; the shared global RNG is restored
-        torch.manual_seed(0)
-        model = build_model(cfg)
+    model = probe_model(depth, kind, kernel, kernel, size)
+    cfg = model.config
     fields = torch.stack(receptive_fields_by_depth(model, row, col, size, probes=8))  # (L, H, W)
     blind = []
     for layer in range(depth):

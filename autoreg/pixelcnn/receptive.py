@@ -75,6 +75,33 @@ def receptive_fields_by_depth(
     return [g > 0 for g in _gradient_maps(model, row, col, size, True, probes)]
 
 
+def probe_model(
+    n_layers: int, kind: str, first_kernel: int, kernel: int, size: int
+) -> PixelCNN | GatedPixelCNN:
+    """A small random model whose receptive fields show the geometry of its masks.
+
+    Layer 1 is the mask-A layer; each further layer is a residual block (pixelcnn) or a
+    gated layer. Weights are random but fixed (seed 0, the shared global RNG restored):
+    fields depend only on the masks, and 16 channels keep random ReLUs from closing
+    every path.
+    """
+    if not 1 <= n_layers <= 12:
+        raise ValueError(f"n_layers must be in 1..12, got {n_layers!r}.")
+    cfg = PixelCNNConfig(
+        kind=kind,
+        image_size=size,
+        levels=2,
+        channels=16,
+        n_blocks=n_layers - 1,
+        first_kernel=first_kernel,
+        kernel=kernel,
+        n_head=0,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build_model(cfg)
+
+
 def stack_receptive_fields(
     n_layers: int,
     kind: str = "pixelcnn",
@@ -89,21 +116,7 @@ def stack_receptive_fields(
     Layer 1 is the mask-A layer; each further layer is one residual block (pixelcnn) or
     gated layer. ``row``/``col`` default to the centre pixel.
     """
-    if not 1 <= n_layers <= 12:
-        raise ValueError(f"n_layers must be in 1..12, got {n_layers!r}.")
-    cfg = PixelCNNConfig(
-        kind=kind,
-        image_size=size,
-        levels=2,
-        channels=16,
-        n_blocks=n_layers - 1,
-        first_kernel=first_kernel,
-        kernel=kernel,
-        n_head=0,
-    )
-    with torch.random.fork_rng(devices=[]):  # seeded init; the shared global RNG is restored
-        torch.manual_seed(0)
-        model = build_model(cfg)
+    model = probe_model(n_layers, kind, first_kernel, kernel, size)
     row = size // 2 if row is None else row
     col = size // 2 if col is None else col
     return receptive_fields_by_depth(model, row, col, size)
