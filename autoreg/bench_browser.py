@@ -213,10 +213,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(script: Path, startup_s: float = 180) -> Iterator[Server]:
-    """Run ``python -m streamlit run script`` headless on a free loopback port."""
+def serve(script: Path, startup_s: float = 180, log: Path | None = None) -> Iterator[Server]:
+    """Run ``python -m streamlit run script`` headless on a free loopback port.
+
+    The browser tests start their server through this too, so the app is always served
+    the same way it is measured. ``log`` defaults to a file in the temp directory.
+    """
     port = free_port()
-    log = Path(tempfile.gettempdir()) / f"autoreg-bench-{script.stem}-{port}.log"
+    log = log or Path(tempfile.gettempdir()) / f"autoreg-bench-{script.stem}-{port}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [

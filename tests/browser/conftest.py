@@ -11,16 +11,12 @@ import contextlib
 import os
 import shutil
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
-from autoreg.bench_browser import CHROMIUM_FLAGS, VIEWPORT  # one definition of the browser
+from autoreg.bench_browser import CHROMIUM_FLAGS, VIEWPORT, serve  # one definition of the browser
 from tests.conftest import ROOT
 
 # Opening a page URL directly makes Streamlit probe <page>/_stcore/health and host-config
@@ -48,43 +44,14 @@ def chromium_path() -> str:
 @contextlib.contextmanager
 def serve_app(log_name: str = "server.log") -> Iterator[str]:
     """Run ``streamlit run app.py`` on a free loopback port; yield its base URL; stop it."""
-    port = _free_port()
     log_path = ROOT / "tests" / "artifacts" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "app.py",
-                "--server.headless", "true",
-                "--server.address", "127.0.0.1",
-                "--server.port", str(port),
-                "--server.fileWatcherType", "none",
-                "--browser.gatherUsageStats", "false",
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    with contextlib.ExitStack() as stack:
         try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                        if r.read() == b"ok":
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start; see {log_path}")
-                time.sleep(0.3)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            running = stack.enter_context(serve(ROOT / "app.py", startup_s=120, log=log_path))
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        yield running.url
 
 
 @pytest.fixture(scope="session")
