@@ -1,12 +1,20 @@
 """Exact internals of a ``SequenceModel`` for every step: h, c, every gate, probabilities.
 
-``trace(model, text_or_ids)`` runs PyTorch's fused kernels one layer at a time (so each
-layer's full output sequence is available, not only the top one), then recomputes every
-gate from those outputs in a few batched matmuls: the gates at step t depend only on the
-layer input x_t and the previous output h_{t-1}, and both are known once the fused run is
-done. Only the LSTM cell state needs a recurrence, c_t = f_t * c_{t-1} + i_t * g_t, and
-that is elementwise (one fused multiply-add per step). So the trace is exact (it *is* the
-fused module's h) and costs little more than a bare forward (``bench_trace_overhead``).
+``trace(model, text_or_ids)`` runs PyTorch's fused kernels one layer at a time, so each
+layer's full output sequence is available, not only the top one, and h *is* the fused
+module's h. The gates come from one of two places:
+
+- LSTM on CPU: oneDNN's fused kernel keeps every step's gates in a workspace when run in
+  training mode, so the forward that gives h gives the gates too, at no extra cost. The
+  layout is oneDNN's, so every trace checks that those gates rebuild the kernel's own c
+  and h (``_gates_check``) before it uses them.
+- Otherwise (GRU, or when that check fails): the gates at step t depend only on the
+  layer input x_t and the previous output h_{t-1}, both known once the fused run is
+  done, so they are recomputed for all steps in one batched matmul (``_gates``).
+
+Only the LSTM cell state is then left, c_t = f_t * c_{t-1} + i_t * g_t, an elementwise
+recurrence scanned in blocks (``_cell_states``). ``bench_trace_overhead`` measures the
+whole trace against a bare forward.
 
 Equations (PyTorch's conventions, all post-activation values are what ``Trace`` stores)::
 
@@ -29,8 +37,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,6 +158,27 @@ class _Layer:
         return torch.addmm(self.b_hh, h_prev, self.w_hh.t())
 
 
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _prepared_layers(model: SequenceModel) -> list[_Layer]:
+    """``_Layer`` for every layer, reused while the weights are unchanged.
+
+    Preparing costs about as much as the gate nonlinearities (weight permutation, oneDNN
+    layout, the embedding table), so it is cached per model. The key holds every
+    parameter's storage and in-place version counter: any optimiser step or
+    ``load_state_dict`` bumps a version, so a trained model is never traced with stale
+    weights. The cache only reads the model; it never changes it.
+    """
+    key = tuple((p.data_ptr(), p._version) for p in model.parameters())
+    hit = _PREPARED.get(model)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    layers = [_Layer(model, i) for i in range(model.config.num_layers)]
+    _PREPARED[model] = (key, layers)
+    return layers
+
+
 def _gates(layer: _Layer, gi: torch.Tensor, h_prev: torch.Tensor) -> dict:
     """Post-activation gates for a run of steps at once; gi (t, k*H), h_prev (t, H) -> (t, H).
 
@@ -161,8 +189,11 @@ def _gates(layer: _Layer, gi: torch.Tensor, h_prev: torch.Tensor) -> dict:
     gh = layer.recurrent_part(h_prev)  # (t, k*H)
     if layer.cell == "lstm":
         pre = gh.add_(gi)  # (t, 4H), rows permuted to i, f, o, g
-        pre[:, : 3 * H].sigmoid_()
-        pre[:, 3 * H :].tanh_()
+        # tanh(x) = 2σ(2x) - 1 (to 2e-7): one sigmoid pass covers all four blocks, and
+        # PyTorch's CPU sigmoid is several times faster than its tanh
+        pre[:, 3 * H :].mul_(2)
+        pre.sigmoid_()
+        pre[:, 3 * H :].mul_(2).sub_(1)
         return {
             "input": pre[:, :H],
             "forget": pre[:, H : 2 * H],
@@ -214,84 +245,76 @@ def _cell_states(gates: dict, c0: torch.Tensor, out: np.ndarray) -> None:
     out[:] = c.transpose(1, 0, 2).reshape(nb * K, H)[:t]
 
 
-# The recurrence runs in chunks so the gate work of one chunk overlaps the next chunk's
-# recurrence. Each fused call re-packs the weights (~0.5 ms), so there are few chunks,
-# shrinking (5:4:3:2:1) so the worker keeps up and the work left after the last one is small.
-CHUNK_WEIGHTS = (5, 4, 3, 2, 1)
-MIN_CHUNK = 64  # no chunk shorter than this (short inputs run as one chunk)
+def _good_ld(n: int) -> int:
+    """oneDNN's row stride for n floats: 64-byte aligned, and never a multiple of 256.
 
-
-def _spare_core() -> bool:
-    """Whether a second core is likely idle (1-minute load average below cores - 1).
-
-    Overlap only pays when the worker gets a core of its own; on an oversubscribed
-    machine the extra thread and chunk calls cost more than they hide (measured), so
-    the trace then runs as one chunk on the calling thread.
+    (``get_good_ld`` in oneDNN's RNN code; the second rule avoids 4K cache aliasing.)
     """
-    cpus = os.cpu_count() or 1
+    ld = -(-n // 16) * 16
+    return ld + 16 if ld % 256 == 0 else ld
+
+
+def _lstm_layer_with_gates(
+    x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w: list[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """One LSTM layer through oneDNN's fused kernel, keeping the gates it computed.
+
+    In training mode oneDNN stores every step's post-activation gates (i, f, g, o, rows
+    ``_good_ld(4H)`` floats apart) in a workspace for the backward pass, so the fused
+    forward hands them over for free; recomputing them costs a (T, H) x (H, 4H) matmul
+    and the nonlinearities, about half as much again as the forward itself. The layout
+    is oneDNN's, so ``trace`` checks it on every call (``_gates_check``) and falls back
+    to the recompute when it does not hold. Returns out (T, H), h_n, c_n (1, 1, H) and
+    the gates (T, 4H), or None when the kernel is not available here.
+    """
+    if not torch.backends.mkldnn.is_available() or x.device.type != "cpu":
+        return None
+    T, H = x.size(1), h.size(-1)
     try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform
-        load = 0.0
-    return cpus > 1 and load < cpus - 0.5
+        with torch.enable_grad():  # the workspace is only kept when autograd is on
+            out, h_n, c_n, ws = torch.ops.aten.mkldnn_rnn_layer(
+                x[0].unsqueeze(1),  # (T, batch 1, in)
+                *(p.detach() for p in w),
+                h[0],
+                c[0],
+                False,  # reverse
+                [],  # batch_sizes (not packed)
+                2,  # mode: LSTM
+                H,
+                1,  # num_layers
+                True,  # has_biases
+                False,  # bidirectional
+                False,  # batch_first
+                True,  # train: keep the workspace
+            )
+    except (RuntimeError, AttributeError):
+        return None
+    ld = _good_ld(4 * H)
+    if ws is None or ws.dtype != torch.uint8 or ws.numel() < 4 * T * ld:
+        return None
+    gates = ws[: 4 * T * ld].view(torch.float32).view(T, ld)[:, : 4 * H]
+    return out[:, 0], h_n.view(1, 1, H), c_n.view(1, 1, H), gates
 
 
-def _chunks(T: int) -> list[tuple[int, int]]:
-    """[(t0, t1), ...] covering 0..T in shrinking chunks of at least MIN_CHUNK steps."""
-    bounds, t0 = [], 0
-    total = sum(CHUNK_WEIGHTS)
-    for w in CHUNK_WEIGHTS:
-        t1 = min(T, t0 + max(MIN_CHUNK, round(T * w / total)))
-        if T - t1 < MIN_CHUNK:
-            t1 = T
-        bounds.append((t0, t1))
-        t0 = t1
-        if t0 == T:
-            break
-    if t0 < T:
-        bounds.append((t0, T))
-    return bounds
+def _gates_check(gates: dict, cell: np.ndarray, hidden: np.ndarray, c_n: torch.Tensor) -> bool:
+    """Whether workspace gates rebuild the fused kernel's own states.
 
-
-@dataclass
-class _Buffers:
-    """Preallocated outputs that chunk workers fill in place; (T, L, H) unless noted."""
-
-    hidden: np.ndarray
-    cell: np.ndarray | None
-    gates: dict[str, np.ndarray]
-    logits: torch.Tensor  # (T, V)
-    probs: torch.Tensor  # (T, V)
-    loss: torch.Tensor  # (T,)
-
-
-@torch.no_grad()  # grad mode is thread-local: the worker needs its own
-def _fill_chunk(model, t0: int, idx: torch.Tensor, chunk: list, prep: list, buf: _Buffers) -> None:
-    """Gates, c, logits, probs and loss of steps t0..t0+t from that chunk's fused outputs.
-
-    ``idx`` is the whole sequence (the loss needs the next token). ``prep`` starts empty
-    and is filled on the first call, so preparing the weights also overlaps the recurrence.
+    c is scanned from f, i and g, so its last value equals the kernel's c_n only if every
+    step's f, i and g are right; o is checked through h = o * tanh(c) at a few steps.
     """
-    if not prep and model.cell != "rnn":
-        prep.extend(_Layer(model, i) for i in range(model.config.num_layers))
-    t1 = t0 + chunk[0][1].size(0)
-    for i, (x, out, h_start, c_start) in enumerate(chunk):
-        buf.hidden[t0:t1, i] = out.numpy()
-        if model.cell == "rnn":
-            continue
-        h_prev = torch.cat([h_start, out[:-1]], dim=0)  # (t, H): h_{t-1}
-        g = _gates(prep[i], prep[i].input_part(x, idx[t0:t1]), h_prev)
-        for name, value in g.items():
-            buf.gates[name][t0:t1, i] = value.numpy()
-        if model.cell == "lstm":
-            _cell_states(g, c_start[0], buf.cell[t0:t1, i])
-    logits = model.head(chunk[-1][1])  # (t, V)
-    logp = F.log_softmax(logits, dim=-1)
-    buf.logits[t0:t1] = logits
-    buf.probs[t0:t1] = logp.exp()
-    nxt = idx[t0 + 1 : t1 + 1]  # the token each step predicts; one short at the very end
-    step_loss = -logp[: nxt.numel()].gather(1, nxt.unsqueeze(1)).squeeze(1)
-    buf.loss[t0 : t0 + nxt.numel()] = torch.where(nxt == 0, torch.nan, step_loss)
+    T = cell.shape[0]
+    if not np.allclose(cell[-1], c_n.reshape(-1).numpy(), atol=1e-5, rtol=0):
+        return False
+    steps = sorted({0, T // 2, T - 1})
+    o = gates["output"][steps].numpy()
+    return bool(np.allclose(o * np.tanh(cell[steps]), hidden[steps], atol=1e-5, rtol=0))
+
+
+def _recomputed_gates(model, i: int, x: torch.Tensor, idx: torch.Tensor, out, h_start) -> dict:
+    """Gates of layer i from the fused outputs by one batched matmul (``_gates``)."""
+    layer = _prepared_layers(model)[i]
+    h_prev = torch.cat([h_start, out[:-1]], dim=0)  # (T, H): h_{t-1}
+    return _gates(layer, layer.input_part(x, idx), h_prev)
 
 
 @torch.no_grad()
@@ -299,23 +322,19 @@ def trace(
     model: SequenceModel,
     text_or_ids: str | list[int] | torch.Tensor,
     state: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
-    pipeline: bool | None = None,
 ) -> Trace:
     """Read ``text_or_ids`` with ``model`` (in eval mode) and record every internal value.
 
-    The sequence is cut into a few chunks (``_chunks``). The fused kernels run the
-    recurrence chunk after chunk on this thread (carrying h and c across chunks, which
-    also hands back the exact c at each chunk start); one worker thread recomputes the
-    gates, c and logits of each finished chunk while the next chunk's recurrence runs.
-    So the extra work mostly overlaps the unavoidable sequential part. When no second
-    core is free (``_spare_core``), everything runs as one chunk on this thread.
+    Layer by layer, PyTorch's fused kernel runs the recurrence (so h is the module's own
+    h). LSTM gates come from that kernel's oneDNN workspace when it is available and
+    passes ``_gates_check``; otherwise, and for the GRU, every gate is recomputed from
+    the fused outputs in one batched matmul. The LSTM c is then scanned from the gates
+    (``_cell_states``), and the head gives logits, probabilities and per-step loss.
 
     Args:
         model: a ``SequenceModel`` (its tokenizer is used for text).
         text_or_ids: text, or token ids in ``0..vocab_size-1``.
         state: optional initial state (``model.init_state(1)`` layout); zeros by default.
-        pipeline: overlap on a worker thread (True), or run as one chunk on this thread
-            (False); None decides by ``_spare_core`` and length. Results are identical.
 
     Raises:
         ValueError: for empty input or ids outside the vocabulary.
@@ -332,34 +351,39 @@ def trace(
         state = model.init_state(1) if state is None else state
         h0, c0 = state if cfg.cell == "lstm" else (state, None)
         emb = model.embed(idx)  # (T, E)
-        buf = _Buffers(
-            hidden=np.empty((T, L, H), np.float32),
-            cell=np.empty((T, L, H), np.float32) if cfg.cell == "lstm" else None,
-            gates={n: np.empty((T, L, H), np.float32) for n in GATE_NAMES[cfg.cell]},
-            logits=torch.empty(T, cfg.vocab_size),
-            probs=torch.empty(T, cfg.vocab_size),
-            loss=torch.full((T,), float("nan")),
-        )
-        prep: list[_Layer] = []  # filled by the worker
-        weights = [_layer_weights(model.rnn, layer) for layer in range(L)]
-        h = [h0[i : i + 1] for i in range(L)]  # (1, 1, H) each: state at the chunk start
-        c = [c0[i : i + 1] for i in range(L)] if c0 is not None else [None] * L
-        pipelined = _spare_core() and T >= 2 * MIN_CHUNK if pipeline is None else pipeline
-        with ThreadPoolExecutor(max_workers=1) if pipelined else nullcontext() as pool:
-            jobs = []
-            for t0, t1 in _chunks(T) if pipelined else [(0, T)]:
-                x = emb[t0:t1].unsqueeze(0)  # (1, t, E)
-                layers = []
-                for i in range(L):
-                    out, h_n, c_n = _fused_layer(cfg.cell, x, h[i], c[i], weights[i])
-                    layers.append((x[0], out[0], h[i][0], c[i][0] if c[i] is not None else None))
-                    h[i], c[i], x = h_n, c_n, out
-                if pool is None:
-                    _fill_chunk(model, t0, idx, layers, prep, buf)
-                else:
-                    jobs.append(pool.submit(_fill_chunk, model, t0, idx, layers, prep, buf))
-            for job in jobs:
-                job.result()  # re-raises a worker's exception here
+        hidden = np.empty((T, L, H), np.float32)
+        cell = np.empty((T, L, H), np.float32) if cfg.cell == "lstm" else None
+        gates = {n: np.empty((T, L, H), np.float32) for n in GATE_NAMES[cfg.cell]}
+        x = emb
+        for i in range(L):
+            w = _layer_weights(model.rnn, i)
+            h_i = h0[i : i + 1]
+            c_i = c0[i : i + 1] if c0 is not None else None
+            fused = _lstm_layer_with_gates(x[None], h_i, c_i, w) if cfg.cell == "lstm" else None
+            if fused is None:
+                out, _, c_n = _fused_layer(cfg.cell, x[None], h_i, c_i, w)
+                out, g = out[0], None
+            else:
+                out, _, c_n, pre = fused
+                g = dict(zip(GATE_NAMES["lstm"], pre.chunk(4, dim=1), strict=True))
+            hidden[:, i] = out.numpy()
+            if cfg.cell == "lstm" and g is not None:
+                _cell_states(g, c_i[0, 0], cell[:, i])
+                if not _gates_check(g, cell[:, i], hidden[:, i], c_n):
+                    g = None  # the workspace layout is not the one expected: recompute
+            if g is None and cfg.cell != "rnn":
+                g = _recomputed_gates(model, i, x, idx, out, h_i[0])
+                if cfg.cell == "lstm":
+                    _cell_states(g, c_i[0, 0], cell[:, i])
+            for name, value in (g or {}).items():
+                gates[name][:, i] = value.numpy()
+            x = out
+        logits = model.head(x)  # (T, V)
+        logp = F.log_softmax(logits, dim=-1)
+        nxt = idx[1:]  # the token each step predicts; none after the last
+        loss = torch.full((T,), float("nan"))
+        step_loss = -logp[:-1].gather(1, nxt.unsqueeze(1)).squeeze(1)
+        loss[:-1] = torch.where(nxt == 0, torch.nan, step_loss)
     finally:
         model.train(was_training)
     return Trace(
@@ -367,15 +391,36 @@ def trace(
         tokens=model.token_strings(ids),
         ids=np.asarray(ids, dtype=np.int64),
         embeddings=emb.numpy(),
-        hidden=buf.hidden,
-        cell=buf.cell,
-        gates=buf.gates,
+        hidden=hidden,
+        cell=cell,
+        gates=gates,
         initial_hidden=h0[:, 0].numpy().copy(),
         initial_cell=c0[:, 0].numpy().copy() if c0 is not None else None,
-        logits=buf.logits.numpy(),
-        probs=buf.probs.numpy(),
-        loss=buf.loss.numpy(),
+        logits=logits.numpy(),
+        probs=logp.exp().numpy(),
+        loss=loss.numpy(),
     )
+
+
+def kernel_gates_used(model: SequenceModel, text_or_ids: str | list[int]) -> bool:
+    """Whether ``trace`` takes this LSTM's layer-0 gates from the fused kernel here.
+
+    For the benchmark's report and the tests: the recompute fallback gives the same
+    numbers, so only this tells which path ran.
+    """
+    if model.cell != "lstm":
+        return False
+    with torch.no_grad():
+        x = model.embed(torch.tensor(model.encode(text_or_ids)))[None]
+        h, c = (s[:1] for s in model.init_state(1))
+        fused = _lstm_layer_with_gates(x, h, c, _layer_weights(model.rnn, 0))
+        if fused is None:
+            return False
+        out, _, c_n, pre = fused
+        g = dict(zip(GATE_NAMES["lstm"], pre.chunk(4, dim=1), strict=True))
+        cell = np.empty((out.size(0), out.size(1)), np.float32)
+        _cell_states(g, c[0, 0], cell)
+        return _gates_check(g, cell, out.numpy(), c_n)
 
 
 def bench_trace_overhead(
@@ -386,9 +431,8 @@ def bench_trace_overhead(
     Both read the same T random tokens; the bare forward is ``model(idx)`` (Embedding ->
     fused ``nn.LSTM`` -> Linear logits) under no_grad; V = 104 is the shipped character
     model's vocabulary. Median of ``repeats`` interleaved runs after a warm-up, with one
-    intra-op thread for all. ``ratio`` is ``trace`` as it runs by default here (pipelined
-    only when a core is spare); both modes are also timed, and the load average is
-    recorded, so a busy machine's number can be judged.
+    intra-op thread for both. ``gates`` says where the LSTM gates came from (the fused
+    kernel's workspace, or the batched recompute).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -402,12 +446,7 @@ def bench_trace_overhead(
             with torch.no_grad():
                 model(idx)
 
-        runs = {
-            "bare": bare,
-            "default": lambda: trace(model, ids),
-            "pipelined": lambda: trace(model, ids, pipeline=True),
-            "one_thread": lambda: trace(model, ids, pipeline=False),
-        }
+        runs = {"bare": bare, "trace": lambda: trace(model, ids)}
         for _ in range(3):
             for fn in runs.values():
                 fn()
@@ -417,19 +456,18 @@ def bench_trace_overhead(
                 t = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t)
+        from_kernel = kernel_gates_used(model, ids.tolist())
     finally:
         torch.set_num_threads(threads)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
-        "ratio": round(med["default"] / med["bare"], 3),
+        "ratio": round(med["trace"] / med["bare"], 3),
         "target": 1.25,
         "T": T,
         "H": H,
         "bare_ms": round(med["bare"] * 1000, 2),
-        "trace_ms": round(med["default"] * 1000, 2),
-        "default_mode": "pipelined" if _spare_core() else "one_thread",
-        "ratio_pipelined": round(med["pipelined"] / med["bare"], 3),
-        "ratio_one_thread": round(med["one_thread"] / med["bare"], 3),
+        "trace_ms": round(med["trace"] * 1000, 2),
+        "gates": "fused kernel workspace" if from_kernel else "batched recompute",
         "repeats": repeats,
         "intra_op_threads": 1,
         "cpus": os.cpu_count(),
