@@ -113,6 +113,17 @@ def step_labels(tokens: list[str]) -> list[str]:
     return [f"{t} {token_label(tok)}" for t, tok in enumerate(tokens)]
 
 
+HEATMAP_WINDOW = 120  # steps shown around the cursor in the time x units heatmap
+
+
+def heatmap_window(T: int, step: int, window: int = HEATMAP_WINDOW) -> tuple[int, int]:
+    """[lo, hi) of the steps the heatmap shows: ``window`` steps around ``step``."""
+    if window >= T:
+        return 0, T
+    lo = min(max(0, step - window // 2), T - window)
+    return lo, lo + window
+
+
 def overview_heatmap(
     values: np.ndarray,
     tokens: list[str],
@@ -123,21 +134,26 @@ def overview_heatmap(
     unit: int | None = None,
     title: str | None = None,
     height: int = 380,
+    window: int = HEATMAP_WINDOW,
 ) -> go.Figure:
-    """Time × units heatmap of one quantity with a cursor at ``step``.
+    """Time × units heatmap of one quantity around ``step``, with a cursor on it.
 
-    ``values`` is (T, H); row k of the heatmap is unit ``order[k]``. The time axis is
-    categorical (step and token) so the hover shows value, step, token and unit.
+    ``values`` is (T, H); row k of the heatmap is unit ``order[k]``. Only ``window``
+    steps around the cursor are drawn (``heatmap_window``): the page redraws this chart
+    on every step, and the whole T x H grid of a long text is megabytes of JSON and more
+    columns than the screen has pixels. The time axis is categorical (step and token) so
+    the hover shows value, step, token and unit.
     """
     T, H = values.shape
     if not 0 <= step < T:
         raise ValueError(f"Step {step} is outside 0..{T - 1}.")
+    lo, hi = heatmap_window(T, step, window)
     order = np.arange(H) if order is None else np.asarray(order)
-    x = step_labels(tokens)
+    x = step_labels(tokens)[lo:hi]
     y = [f"unit {u}" for u in order]
     fig = go.Figure(
         go.Heatmap(
-            z=values[:, order].T,
+            z=values[lo:hi, order].T,
             x=x,
             y=y,
             colorbar={"title": {"text": name if len(name) < 3 else name[:1]}, "thickness": 12},
@@ -147,8 +163,8 @@ def overview_heatmap(
     )
     fig.add_shape(
         type="rect",
-        x0=step - 0.5,
-        x1=step + 0.5,
+        x0=step - lo - 0.5,
+        x1=step - lo + 0.5,
         y0=-0.5,
         y1=H - 0.5,
         line={"color": HIGHLIGHT, "width": 3},
@@ -159,19 +175,20 @@ def overview_heatmap(
         fig.add_shape(
             type="rect",
             x0=-0.5,
-            x1=T - 0.5,
+            x1=hi - lo - 0.5,
             y0=row - 0.5,
             y1=row + 0.5,
             line={"color": "black", "width": 1, "dash": "dot"},
             name="unit",
         )
-    every = max(1, T // 40)
+    every = max(1, (hi - lo) // 40)
+    ticks = list(range(0, hi - lo, every))
     fig.update_xaxes(
         tickmode="array",
-        tickvals=list(range(0, T, every)),
-        ticktext=[token_label(tokens[t]) for t in range(0, T, every)],
+        tickvals=ticks,
+        ticktext=[token_label(tokens[lo + k]) for k in ticks],
         tickangle=0,
-        title=None,
+        title=None if (lo, hi) == (0, T) else f"steps {lo}–{hi - 1} of {T}",
     )
     fig.update_yaxes(showticklabels=H <= 48, autorange="reversed", title=f"units ({H})")
     return style(fig, title=title or f"{LABELS.get(name, name)} over time", height=height)

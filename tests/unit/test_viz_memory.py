@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from autoreg import cells, memory
@@ -92,7 +93,12 @@ def test_activation_and_histogram_figures_carry_the_values():
     values = {"forget": np.full((3, 1, 2), 0.9), "candidate": np.full((3, 1, 2), -0.4)}
     hist = viz.value_histograms(values)
     assert [t.name for t in hist.data] == ["forget", "candidate"]
-    assert list(hist.data[1].x) == [-0.4] * 6 and hist.data[0].histnorm == "probability"
+    # binned on the server: each gate's shares sum to 1 and sit in the bin of the value
+    for trace, value in zip(hist.data, (0.9, -0.4), strict=True):
+        share = np.asarray(trace.y)
+        assert share.sum() == pytest.approx(1.0) and share.max() == pytest.approx(1.0)
+        centre = trace.x[int(share.argmax())]
+        assert abs(centre - value) <= trace.width / 2
 
 
 def test_toy_cell_figure_has_one_panel_per_variant_with_exact_hover():

@@ -67,7 +67,7 @@ def test_heatmap_holds_the_trace_numbers_and_the_cursor_is_at_the_step(tr, step)
         assert np.array_equal(z, values[:, order].T)  # row k is unit order[k]
         assert fig.data[0].y[0] == f"unit {order[0]}"
         cursor = next(s for s in fig.layout.shapes if s.name == "cursor")
-        assert cursor.x0 == step - 0.5 and cursor.x1 == step + 0.5
+        assert cursor.x0 == step - 0.5 and cursor.x1 == step + 0.5  # short text: no window
         row = next(s for s in fig.layout.shapes if s.name == "unit")
         assert (row.y0 + row.y1) / 2 == int(np.flatnonzero(order == 3)[0])
         # hover labels carry step and token; the colour scale follows the quantity
@@ -76,6 +76,21 @@ def test_heatmap_holds_the_trace_numbers_and_the_cursor_is_at_the_step(tr, step)
             assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 1.0)
         else:
             assert fig.data[0].zmid == 0.0
+
+
+@pytest.mark.parametrize("step", [0, 59, 60, 250, 499])
+def test_long_heatmap_shows_a_window_around_the_cursor(step):
+    T, H, W = 500, 6, vs.HEATMAP_WINDOW
+    values = np.random.default_rng(0).normal(size=(T, H)).astype(np.float32)
+    tokens = [chr(97 + t % 26) for t in range(T)]
+    fig = vs.overview_heatmap(values, tokens, step, window=W)
+    lo, hi = vs.heatmap_window(T, step, W)
+    assert hi - lo == W and lo <= step < hi
+    assert np.array_equal(np.asarray(fig.data[0].z), values[lo:hi].T)
+    assert list(fig.data[0].x) == vs.step_labels(tokens)[lo:hi]
+    cursor = next(s for s in fig.layout.shapes if s.name == "cursor")
+    assert fig.data[0].x[int(cursor.x0 + 0.5)] == f"{step} {tokens[step]}"
+    assert fig.layout.xaxis.title.text == f"steps {lo}–{hi - 1} of {T}"
 
 
 def test_heatmap_rejects_a_step_outside_the_text(tr):
