@@ -7,6 +7,10 @@ have a stepping control (the generic discovery of ``autoreg.bench_browser``) and
 the caches; then every session at once opens one of those pages (spread round-robin),
 clicks its stepping control for ``AUTOREG_BENCH_LOAD_SECONDS`` (default 60) after the
 page is ready, timing each click to the redrawn chart, and opens one more page.
+Between clicks a student looks at the result: ``AUTOREG_BENCH_THINK_SECONDS`` (default
+2) on average, drawn uniformly from half to one and a half times that per click with a
+per-session seed, so the sessions do not click in lockstep; 0 clicks back to back (a
+stress test rather than a class).
 Reported: p50/p95/max step latency and page load time over all sessions, and every
 error (exception box, console error, page crash, timeout). Targets: no errors and p95
 step latency <= 3 s.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import statistics
 import time
 
@@ -68,9 +73,11 @@ async def _open(page, url: str, args: dict) -> tuple[float, dict | None]:
     return seconds, control
 
 
-async def _session(browser, base: str, plan: list[str], k: int, seconds: float, out) -> None:
-    """One student: open the first page of ``plan`` and step it for ``seconds``, then
-    open the other pages of the plan once each."""
+async def _session(
+    browser, base: str, plan: list[str], k: int, seconds: float, think: float, out
+) -> None:
+    """One student: open the first page of ``plan`` and step it for ``seconds`` (looking
+    at each step for about ``think`` seconds), then open the other pages once each."""
     context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     page = await context.new_page()
 
@@ -82,6 +89,7 @@ async def _session(browser, base: str, plan: list[str], k: int, seconds: float, 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: out["errors"].append(f"session {k}: {exc}"))
     args = {"quiet": QUIET_MS, "timeout": TIMEOUT_MS}
+    rng = random.Random(k)
     try:
         for i, name in enumerate(plan):
             try:
@@ -91,6 +99,9 @@ async def _session(browser, base: str, plan: list[str], k: int, seconds: float, 
                 while i == 0 and control and time.monotonic() < deadline:
                     ms = await page.evaluate(CLICK_JS, {"selector": "[data-bench-step]", **args})
                     out["steps"].append(ms / 1000)
+                    # a click returns after QUIET_MS without change: that is part of the look
+                    pause = think * rng.uniform(0.5, 1.5) - QUIET_MS / 1000 if think else 0
+                    await asyncio.sleep(max(0.0, pause))
                 if await page.locator("[data-testid=stException]").count():
                     out["errors"].append(f"session {k}: exception box on {name}")
             except Exception as exc:  # a timeout or crash is a measured error, not a stop
@@ -99,7 +110,7 @@ async def _session(browser, base: str, plan: list[str], k: int, seconds: float, 
         await context.close()
 
 
-async def _classroom(base: str, sessions: int, seconds: float) -> dict:
+async def _classroom(base: str, sessions: int, seconds: float, think: float) -> dict:
     from playwright.async_api import async_playwright
 
     from autoreg.ui.registry import PAGES
@@ -121,7 +132,7 @@ async def _classroom(base: str, sessions: int, seconds: float) -> dict:
             other = pages[k % len(pages)]
             plans.append([first] + ([other] if other != first else []))
         await asyncio.gather(
-            *(_session(browser, base, plan, k, seconds, out) for k, plan in enumerate(plans))
+            *(_session(browser, base, plan, k, seconds, think, out) for k, plan in enumerate(plans))
         )
         await browser.close()
     return out
@@ -131,9 +142,10 @@ def bench_classroom_load() -> dict:
     """p50/p95 step latency and errors of N concurrent sessions against one server."""
     sessions = int(os.environ.get("AUTOREG_BENCH_SESSIONS", "20"))
     seconds = float(os.environ.get("AUTOREG_BENCH_LOAD_SECONDS", "60"))
+    think = float(os.environ.get("AUTOREG_BENCH_THINK_SECONDS", "2"))
     started = time.monotonic()
     with serve(ROOT / "app.py") as app:
-        out = asyncio.run(_classroom(app.url, sessions, seconds))
+        out = asyncio.run(_classroom(app.url, sessions, seconds, think))
         mem = app.rss_mb()
     steps, loads = out["steps"], out["loads"]
     p95 = percentile(steps, 95)
@@ -144,6 +156,7 @@ def bench_classroom_load() -> dict:
     return {
         "sessions": sessions,
         "seconds": seconds,
+        "think_s": think,
         "wall_s": round(time.monotonic() - started, 1),
         "steps": len(steps),
         "step_p50_s": r(percentile(steps, 50)),

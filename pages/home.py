@@ -71,7 +71,7 @@ else:
         "Trained by this project with `python -m autoreg.train`; the numbers come from "
         "each model's card (validation or test set, lower is better)."
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.table(table, hide_index=True, border="horizontal")
 st.caption(
     "Reference: David Foster, *Generative Deep Learning*, 2nd ed., chapter 5 "
     "(autoregressive models)."

@@ -221,7 +221,7 @@ st.plotly_chart(
     width="stretch",
     key="memory_toy",
 )
-st.dataframe(ui.toy_table(runs), hide_index=True, width="stretch")
+st.table(ui.toy_table(runs), hide_index=True, border="horizontal")
 st.markdown(
     f"**Would one function do?** As a shape, yes: tanh is a stretched sigmoid (largest "
     f"difference from $2\\sigma(2x)-1$ here: {gap:.1e}). What matters is the **range**. "
@@ -237,5 +237,5 @@ st.header("5. The three cells side by side")
 ui.cell_equations()
 table_names = names + [n for n in recall.values()]
 if table_names:
-    st.dataframe(ui.params_table(table_names), hide_index=True, width="stretch")
+    st.table(ui.params_table(table_names), hide_index=True, border="horizontal")
 show_url_notices()

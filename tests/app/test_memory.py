@@ -60,7 +60,7 @@ def test_page_draws_all_parts(memory_page):
     names = [[t.get("name") for t in s["data"]] for s in specs]
     assert ["RNN", "LSTM", "GRU"] in names  # gradient lines and recall accuracy
     assert len(specs) >= 8
-    table = at.dataframe[-1].value
+    table = at.table[-1].value
     assert (table["recurrent: model"] == table["kH(E+H+2)"]).all()
     assert (table["total: model"] == table["total: formula"]).all()
     assert set(table["× RNN"]) <= {1.0, 3.0, 4.0}
