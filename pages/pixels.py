@@ -1,5 +1,7 @@
 """Generate pixels: watch a PixelCNN draw an image one pixel at a time."""
 
+from functools import partial
+
 import streamlit as st
 
 from autoreg.pixelcnn.generation import REGIONS, Start, drawn_start, erase
@@ -111,11 +113,13 @@ def draw(run, step: int) -> None:
         width="stretch",
     )  # fmt: skip
     st.number_input("Sample shown large", 0, run.n - 1, focus, key="pixels_focus")
+    # Files are made on click (callables): an eager file is replaced on every step, and
+    # a browser still drawing an older step then asks for a file that is gone (404).
     d1, d2 = st.columns(2)
-    d1.download_button("Download PNG (the batch at this step)", run.png(step),
+    d1.download_button("Download PNG (the batch at this step)", partial(run.png, step),
                        "pixelcnn-samples.png", "image/png", key="pixels_png")  # fmt: skip
     if run.done or run.stopped:
-        d2.download_button("Download GIF (the whole generation)", run.gif(scale=4),
+        d2.download_button("Download GIF (the whole generation)", partial(run.gif, scale=4),
                            "pixelcnn-generation.gif", "image/gif", key="pixels_gif")  # fmt: skip
 
 
