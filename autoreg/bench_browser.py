@@ -196,6 +196,12 @@ class Server:
         return proc_memory_mb(self.proc.pid)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def proc_memory_mb(pid: int) -> dict[str, float]:
     """VmRSS and VmHWM of a process from /proc (no psutil), in MB (2**20 bytes)."""
     out = {}
@@ -346,6 +352,10 @@ def measure_pages(repeats: int = 5, clicks: int = 3, only: list[str] | None = No
     loads: dict[str, list[float]] = {p.url_path: [] for p in specs}
     steps: dict[str, list[float]] = {p.url_path: [] for p in specs}
     loads[""], steps[""] = [], []  # "" is the reference page
+    # server CPU (ms) spent on each load and click: what the page costs the server, as
+    # opposed to the browser's own work (the rest of the time)
+    load_cpu: dict[str, list[float]] = {name: [] for name in loads}
+    step_cpu: dict[str, list[float]] = {name: [] for name in steps}
     cold: dict[str, float] = {}
     controls: dict[str, dict | None] = {}
     errors: dict[str, list[str]] = {}
@@ -359,9 +369,12 @@ def measure_pages(repeats: int = 5, clicks: int = 3, only: list[str] | None = No
         page = context.new_page()
         targets = [("", ref.url + "/")]
         targets += [(p.url_path, page_url(app.url, p.url_path)) for p in specs]
+        pids = {name: (ref if name == "" else app).proc.pid for name, _ in targets}
         for round_ in range(repeats + 1):
             for name, url in targets:
                 print(f"round {round_}: {name or 'reference'}", file=sys.stderr, flush=True)
+                page.goto("about:blank")  # each load starts from an empty tab
+                cpu0 = cpu_seconds(pids[name])
                 try:
                     ms = load_page(page, url)
                 except Exception as exc:
@@ -375,11 +388,13 @@ def measure_pages(repeats: int = 5, clicks: int = 3, only: list[str] | None = No
                     errors[name] += page_errors(page)
                 else:
                     loads[name].append(ms)
+                    load_cpu[name].append(1000 * (cpu_seconds(pids[name]) - cpu0))
                 if controls[name] is None or (
                     round_ > 0 and _safe_reveal(page, errors[name]) is None
                 ):
                     continue
                 for _ in range(clicks):
+                    cpu0 = cpu_seconds(pids[name])
                     try:
                         ms = click(page)
                     except Exception as exc:  # a lost click is reported, not fatal
@@ -387,10 +402,12 @@ def measure_pages(repeats: int = 5, clicks: int = 3, only: list[str] | None = No
                         break
                     if round_ > 0:
                         steps[name].append(ms)
+                        step_cpu[name].append(1000 * (cpu_seconds(pids[name]) - cpu0))
                 errors[name] += [e for e in page_errors(page) if e not in errors[name]]
         browser.close()
     return {
         "loads": loads, "steps": steps, "cold": cold, "controls": controls,
+        "server_cpu": {"loads": load_cpu, "steps": step_cpu},
         "errors": errors, "machine": machine(),
     }  # fmt: skip
 
@@ -477,6 +494,8 @@ def _ratio_lines(kind: str) -> list[dict]:
             line.update(cold_ms=res["cold"].get(name), reference_cold_ms=res["cold"].get(""))
         else:
             line["control"] = res["controls"].get(name)
+        line["server_cpu_ms"] = _median(res["server_cpu"][kind].get(name, []))
+        line["reference_server_cpu_ms"] = _median(res["server_cpu"][kind][""])
         line.update(samples=len(xs), errors=res["errors"].get(name, []), **res["machine"])
         lines.append(line)
     return lines

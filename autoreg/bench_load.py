@@ -23,6 +23,7 @@ import os
 import random
 import statistics
 import time
+from pathlib import Path
 
 from autoreg.bench_browser import (
     CHROMIUM_FLAGS,
@@ -34,6 +35,7 @@ from autoreg.bench_browser import (
     TIMEOUT_MS,
     VIEWPORT,
     chromium_path,
+    cpu_seconds,
     machine,
     page_url,
     serve,
@@ -138,6 +140,12 @@ async def _classroom(base: str, sessions: int, seconds: float, think: float) -> 
     return out
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time (user + nice + system) of the whole machine so far, from /proc/stat."""
+    user, nice, system = (int(v) for v in Path("/proc/stat").read_text().split()[1:4])
+    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_classroom_load() -> dict:
     """p50/p95 step latency and errors of N concurrent sessions against one server."""
     sessions = int(os.environ.get("AUTOREG_BENCH_SESSIONS", "20"))
@@ -145,7 +153,10 @@ def bench_classroom_load() -> dict:
     think = float(os.environ.get("AUTOREG_BENCH_THINK_SECONDS", "2"))
     started = time.monotonic()
     with serve(ROOT / "app.py") as app:
+        server0, machine0 = cpu_seconds(app.proc.pid), machine_cpu_seconds()
         out = asyncio.run(_classroom(app.url, sessions, seconds, think))
+        server_cpu = cpu_seconds(app.proc.pid) - server0
+        other_cpu = machine_cpu_seconds() - machine0 - server_cpu
         mem = app.rss_mb()
     steps, loads = out["steps"], out["loads"]
     p95 = percentile(steps, 95)
@@ -171,5 +182,9 @@ def bench_classroom_load() -> dict:
         "target_p95_s": TARGET_P95_S,
         "ok": not out["errors"] and p95 is not None and p95 <= TARGET_P95_S,
         "server_rss_mb": mem["VmRSS"],
+        # where the CPU went: the app server, and everything else (the Chromium
+        # renderers of all sessions, Playwright, any other job on the machine)
+        "server_cpu_s": round(server_cpu, 1),
+        "other_cpu_s": round(other_cpu, 1),
         **machine(),
     }

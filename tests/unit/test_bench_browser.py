@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from autoreg import bench
-from autoreg.bench_browser import REFERENCE_APP, page_url, proc_memory_mb
-from autoreg.bench_load import percentile
+from autoreg.bench_browser import REFERENCE_APP, cpu_seconds, page_url, proc_memory_mb
+from autoreg.bench_load import machine_cpu_seconds, percentile
 
 
 def test_percentile_interpolates_like_numpy():
@@ -63,3 +64,12 @@ def test_reference_page_is_one_chart_and_a_button_that_moves_its_cursor():
     at.button[0].click().run()
     charts = [e for e in at.main if getattr(e, "type", "") == "plotly_chart"]
     assert json.loads(charts[0].proto.spec)["layout"]["shapes"][0]["x0"] == cursor + 1
+
+
+def test_cpu_seconds_count_this_process_and_the_machine():
+    mine, machine = cpu_seconds(os.getpid()), machine_cpu_seconds()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # burn 0.3 s of CPU here
+        pass
+    assert cpu_seconds(os.getpid()) - mine >= 0.25
+    assert machine_cpu_seconds() - machine >= 0.25
