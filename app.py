@@ -36,4 +36,5 @@ navigation = st.navigation(
 chrome.mark_frame()  # pages' require_frame() reruns until app.py has run in this session
 chrome.sidebar()
 adopt_finished_run()  # a run that ended on another page joins this session's models
+chrome.freeze_imports()  # keeps the full GC after each run cheap (see there)
 navigation.run()

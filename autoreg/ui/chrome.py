@@ -7,6 +7,9 @@ them). It lives in the URL (``?presenter=true``) so a prepared link opens in it.
 
 from __future__ import annotations
 
+import gc
+import sys
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -22,6 +25,26 @@ html { font-size: 21px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
 </style>
 """
+
+
+_frozen_modules = 0  # len(sys.modules) when the heap was last frozen
+
+
+def freeze_imports() -> None:
+    """Take everything loaded so far out of the garbage collector's full passes.
+
+    Streamlit runs ``gc.collect(2)`` after every script run, fragment runs included
+    (``runner.postScriptGC``). With torch, plotly, pandas and scipy loaded that walks
+    millions of long-lived objects: py-spy put it at two thirds of the server's CPU for
+    one step of Step through. ``gc.freeze()`` moves the objects alive now (modules,
+    cached models) to a generation the collector skips, so the pass after each run only
+    walks what runs created. Done again whenever a page has imported new modules.
+    """
+    global _frozen_modules
+    if len(sys.modules) != _frozen_modules:
+        gc.collect()  # what is garbage now is not frozen with the rest
+        gc.freeze()
+        _frozen_modules = len(sys.modules)
 
 
 def mark_frame() -> None:
