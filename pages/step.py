@@ -170,8 +170,12 @@ def draw(t: int) -> None:
         width="stretch",
         key="step_diagram",
     )
-    for line in cd.cell_equations(tr.cell_type, values, substep=sub):
-        st.latex(line)
+    # one KaTeX block, not one element per line: each element is a separate render
+    st.latex(
+        r"\begin{gathered}"
+        + r" \\[6pt] ".join(cd.cell_equations(tr.cell_type, values, substep=sub))
+        + r"\end{gathered}"
+    )
     if compare:
         ui.compare_panel(name, text, t)
 

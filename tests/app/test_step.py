@@ -80,7 +80,8 @@ def test_every_control_runs_without_exception(open_step):
     _ok(at)
     at.segmented_control(key="step_sub").set_value("cell").run()
     _ok(at)
-    assert len(at.latex) >= 4  # the LSTM equations up to "cell" (plus the page's two)
+    block = at.latex[-1].value  # the cell's equations, one KaTeX block
+    assert r"\begin{gathered}" in block and block.count(r"\\[6pt]") == 3  # f, i, g, c
     at.selectbox(key="step_layer").set_value(2).run()
     _ok(at)
     assert "layer" not in " ".join(w.value for w in at.warning)
