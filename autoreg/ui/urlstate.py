@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _NOTICES = "_url_notices"
 _AREA = "_url_notice_area"
@@ -36,6 +37,31 @@ def same_value(raw: str, value: Any) -> bool:
     return raw == str(value)
 
 
+def _drop_url_value(key: str) -> None:
+    """Remove ``key`` from the URL and from the copy Streamlit seeds new widgets from.
+
+    Streamlit keeps the query string of the first load apart (``_initial_query_params``)
+    and seeds widgets from it, so deleting from ``st.query_params`` is not enough. There
+    is no public API for this; if the internals move, the widget error surfaces as before
+    and the bad-input tests fail.
+    """
+    st.query_params.pop(key, None)
+    ctx = get_script_run_ctx()
+    state = getattr(getattr(ctx, "session_state", None), "_state", None)
+    initial = getattr(getattr(state, "query_params", None), "_initial_query_params", None)
+    if isinstance(initial, dict):
+        initial.pop(key, None)
+
+
+def _unrepresentable(raw: str) -> bool:
+    """A number no widget can hold: infinite, NaN, or beyond a 64-bit integer."""
+    try:
+        x = float(raw)
+    except ValueError:
+        return False
+    return not math.isfinite(x) or abs(x) >= 2**63
+
+
 def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **kwargs: Any) -> Any:
     """Create ``widget(label, *args, key=key, bind="query-params", **kwargs)``.
 
@@ -45,6 +71,13 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     """
     fresh = key not in st.session_state
     raw = st.query_params.get(key) if fresh else None
+    if raw is not None and _unrepresentable(raw):
+        # Streamlit fails on these instead of dropping them ("inf" for an integer
+        # number_input raises OverflowError), so drop the value before the widget sees it.
+        _drop_url_value(key)
+        value = widget(label, *args, key=key, bind="query-params", **kwargs)
+        _notice(f"The link asked for {key}={raw!r}, which is not a usable number; using {value!r}.")
+        return value
     value = widget(label, *args, key=key, bind="query-params", **kwargs)
     shown = kwargs.get("format_func")  # select boxes keep the *shown* label in the URL
     if raw is not None and not same_value(raw, value) and not (shown and raw == str(shown(value))):
