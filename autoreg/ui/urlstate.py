@@ -71,12 +71,14 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     """
     fresh = key not in st.session_state
     raw = st.query_params.get(key) if fresh else None
-    if raw is not None and _unrepresentable(raw):
-        # Streamlit fails on these instead of dropping them ("inf" for an integer
-        # number_input raises OverflowError), so drop the value before the widget sees it.
+    # Streamlit fails on these instead of dropping them ("inf" for an integer
+    # number_input raises OverflowError; "" leaves a required choice empty, None), so
+    # they are dropped before the widget sees them.
+    empty_choice = kwargs.get("required") and raw is not None and not raw.strip()
+    if raw is not None and (_unrepresentable(raw) or empty_choice):
         _drop_url_value(key)
         value = widget(label, *args, key=key, bind="query-params", **kwargs)
-        _notice(f"The link asked for {key}={raw!r}, which is not a usable number; using {value!r}.")
+        _notice(f"The link asked for {key}={raw!r}, which this page cannot use; using {value!r}.")
         return value
     value = widget(label, *args, key=key, bind="query-params", **kwargs)
     shown = kwargs.get("format_func")  # select boxes keep the *shown* label in the URL

@@ -68,7 +68,7 @@ def test_every_url_key_with_a_fixed_bad_value(open_page, spec):
     if not keys:
         pytest.skip(f"{spec.path} binds no widget to the URL")
     # numbers no widget can hold crashed integer number_inputs inside Streamlit ("inf")
-    for bad in ("-1000000000000", "not-a-model", "inf", "-inf", "1e400", "9" * 30, "nan"):
+    for bad in ("-1000000000000", "not-a-model", "inf", "-inf", "1e400", "9" * 30, "nan", ""):
         raw = dict.fromkeys(keys, bad)
         _check(open_page(spec.path, **raw), raw, spec.path)
 
