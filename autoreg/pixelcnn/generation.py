@@ -78,8 +78,10 @@ def drawn_start(pixels: torch.Tensor, levels: int, keep: str = "rows") -> Start:
     background), the rows below are generated. ``keep="ink"``: only inked pixels are given.
     """
     pixels = torch.as_tensor(pixels, dtype=torch.float32)
-    if pixels.dim() != 2 or pixels.shape[0] != pixels.shape[1]:
+    if pixels.dim() != 2 or pixels.shape[0] != pixels.shape[1] or pixels.numel() == 0:
         raise ValueError(f"A drawing must be a square [H, W] grid, got {tuple(pixels.shape)}.")
+    if not torch.isfinite(pixels).all():
+        raise ValueError("A drawing must hold finite ink values in [0, 1] (found NaN or inf).")
     image = torch.clamp((pixels * levels).floor(), 0, levels - 1).long()  # same bins as quantise
     ink = pixels > 0
     if keep == "ink":

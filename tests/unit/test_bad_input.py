@@ -270,18 +270,7 @@ def test_any_drawing_keeps_its_given_pixels(pixel_model, data):
     assert int(out.min()) >= 0 and int(out.max()) < cfg.levels
 
 
-@pytest.mark.parametrize(
-    "shape",
-    [
-        (3, 5),
-        (8,),
-        (2, 8, 8),
-        pytest.param(
-            (0, 0),
-            marks=pytest.mark.xfail(strict=True, reason="bug reported: drawn_start takes 0x0"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("shape", [(3, 5), (8,), (2, 8, 8), (0, 0)])
 def test_drawings_of_the_wrong_shape_are_refused(pixel_model, shape):
     with pytest.raises(ValueError):
         drawn_start(np.zeros(shape), pixel_model.config.levels)
@@ -294,13 +283,9 @@ def test_a_drawing_of_another_size_is_refused_by_the_sampler(pixel_model):
         sample_images(pixel_model, n=1, start=(start.image, start.known))
 
 
-@pytest.mark.xfail(strict=True, reason="bug reported: drawn_start turns NaN into level -2**63")
-def test_a_drawing_with_nan_or_inf_is_refused_or_kept_in_range(pixel_model):
+def test_a_drawing_with_nan_or_inf_is_refused(pixel_model):
     cfg = pixel_model.config
     pixels = np.zeros((cfg.image_size, cfg.image_size), np.float32)
     pixels[0, :3] = [np.nan, np.inf, -np.inf]
-    try:
-        start = drawn_start(pixels, cfg.levels)
-    except ValueError:
-        return
-    assert int(start.image.min()) >= 0 and int(start.image.max()) < cfg.levels
+    with pytest.raises(ValueError, match="finite"):
+        drawn_start(pixels, cfg.levels)
