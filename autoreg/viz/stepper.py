@@ -373,24 +373,40 @@ def surprise_line(
 ) -> go.Figure:
     """Surprise −log₂ p(next token) after each step, with a cursor at ``step``.
 
-    Bar t is how surprised the model was by token t+1 after reading tokens 0..t; the
+    Point t is how surprised the model was by token t+1 after reading tokens 0..t; the
     last step (nothing follows) and unknown next tokens are NaN, drawn as gaps.
     """
     T = len(tokens)
     nxt = [token_label(tokens[t + 1]) if t + 1 < T else "(end)" for t in range(T)]
-    colours = [HIGHLIGHT if t == step else ACCENT for t in range(T)]
+    # One filled step line, not T bars: the page redraws this chart on every step, and
+    # a few hundred SVG bars cost the browser far more than one path.
     fig = go.Figure(
-        go.Bar(
+        go.Scatter(
             x=np.arange(T),
             y=bits,
-            marker={"color": colours},
+            mode="lines",
+            line={"shape": "hvh", "color": ACCENT, "width": 1},
+            fill="tozeroy",
             customdata=np.array([[token_label(tokens[t]), nxt[t]] for t in range(T)]),
             hovertemplate=(
                 "step %{x}: read %{customdata[0]}, next %{customdata[1]}"
                 "<br>surprise %{y:.3f} bits<extra></extra>"
             ),
+            name="surprise",
         )
     )
+    if np.isfinite(bits[step]):
+        fig.add_trace(
+            go.Scatter(
+                x=[step],
+                y=[bits[step]],
+                mode="markers",
+                marker={"color": HIGHLIGHT, "size": 9},
+                hoverinfo="skip",
+                name="this step",
+            )
+        )
+    fig.update_layout(showlegend=False)
     fig.add_vline(x=step, line={"color": HIGHLIGHT, "width": 2})
     fig.update_xaxes(title="step", range=[-0.5, T - 0.5])
     fig.update_yaxes(title="bits")

@@ -145,7 +145,7 @@ def test_surprise_line_is_the_trace_surprise_with_a_cursor(tr):
     assert np.allclose(fig.data[0].y, tr.surprise_bits, equal_nan=True)
     assert np.isnan(fig.data[0].y[-1])  # nothing follows the last token
     assert fig.layout.shapes[0].x0 == 9
-    assert list(fig.data[0].marker.color).index(HIGHLIGHT) == 9
+    assert fig.data[1].x[0] == 9 and fig.data[1].y[0] == tr.surprise_bits[9]
 
 
 def test_embedding_views():
