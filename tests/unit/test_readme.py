@@ -37,3 +37,13 @@ def test_readme_sequence_model_table_matches_the_cards():
     assert README[start:end].strip() == markdown_table().strip(), (
         "README model table is stale; paste `python -m autoreg.cards` into it"
     )
+
+
+def test_readme_pixelcnn_table_matches_the_cards():
+    from autoreg.cards import pixel_markdown_table
+
+    start = README.index("<!-- pixel-models:start -->") + len("<!-- pixel-models:start -->")
+    end = README.index("<!-- pixel-models:end -->")
+    assert README[start:end].strip() == pixel_markdown_table().strip(), (
+        "README PixelCNN table is stale; paste `python -m autoreg.cards` into it"
+    )
