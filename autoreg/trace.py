@@ -310,6 +310,22 @@ def _gates_check(gates: dict, cell: np.ndarray, hidden: np.ndarray, c_n: torch.T
     return bool(np.allclose(o * np.tanh(cell[steps]), hidden[steps], atol=1e-5, rtol=0))
 
 
+def _kernel_lstm_layer(
+    x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w: list[torch.Tensor], cell_out: np.ndarray
+) -> tuple[torch.Tensor, dict | None] | None:
+    """One LSTM layer with the kernel's own gates: (out (T, H), gates or None), c in ``cell_out``.
+
+    None when the kernel is not available here; gates None when they fail ``_gates_check``.
+    """
+    fused = _lstm_layer_with_gates(x, h, c, w)
+    if fused is None:
+        return None
+    out, _, c_n, pre = fused
+    gates = dict(zip(GATE_NAMES["lstm"], pre.chunk(4, dim=1), strict=True))
+    _cell_states(gates, c[0, 0], cell_out)
+    return out, gates if _gates_check(gates, cell_out, out.numpy(), c_n) else None
+
+
 def _recomputed_gates(model, i: int, x: torch.Tensor, idx: torch.Tensor, out, h_start) -> dict:
     """Gates of layer i from the fused outputs by one batched matmul (``_gates``)."""
     layer = _prepared_layers(model)[i]
@@ -359,18 +375,14 @@ def trace(
             w = _layer_weights(model.rnn, i)
             h_i = h0[i : i + 1]
             c_i = c0[i : i + 1] if c0 is not None else None
-            fused = _lstm_layer_with_gates(x[None], h_i, c_i, w) if cfg.cell == "lstm" else None
-            if fused is None:
-                out, _, c_n = _fused_layer(cfg.cell, x[None], h_i, c_i, w)
-                out, g = out[0], None
+            kernel = (
+                _kernel_lstm_layer(x[None], h_i, c_i, w, cell[:, i]) if c_i is not None else None
+            )
+            if kernel is None:
+                out, g = _fused_layer(cfg.cell, x[None], h_i, c_i, w)[0][0], None
             else:
-                out, _, c_n, pre = fused
-                g = dict(zip(GATE_NAMES["lstm"], pre.chunk(4, dim=1), strict=True))
+                out, g = kernel  # g is None when the workspace failed its check
             hidden[:, i] = out.numpy()
-            if cfg.cell == "lstm" and g is not None:
-                _cell_states(g, c_i[0, 0], cell[:, i])
-                if not _gates_check(g, cell[:, i], hidden[:, i], c_n):
-                    g = None  # the workspace layout is not the one expected: recompute
             if g is None and cfg.cell != "rnn":
                 g = _recomputed_gates(model, i, x, idx, out, h_i[0])
                 if cfg.cell == "lstm":
@@ -413,14 +425,9 @@ def kernel_gates_used(model: SequenceModel, text_or_ids: str | list[int]) -> boo
     with torch.no_grad():
         x = model.embed(torch.tensor(model.encode(text_or_ids)))[None]
         h, c = (s[:1] for s in model.init_state(1))
-        fused = _lstm_layer_with_gates(x, h, c, _layer_weights(model.rnn, 0))
-        if fused is None:
-            return False
-        out, _, c_n, pre = fused
-        g = dict(zip(GATE_NAMES["lstm"], pre.chunk(4, dim=1), strict=True))
-        cell = np.empty((out.size(0), out.size(1)), np.float32)
-        _cell_states(g, c[0, 0], cell)
-        return _gates_check(g, cell, out.numpy(), c_n)
+        cell = np.empty((x.size(1), model.config.hidden_size), np.float32)
+        kernel = _kernel_lstm_layer(x, h, c, _layer_weights(model.rnn, 0), cell)
+        return kernel is not None and kernel[1] is not None
 
 
 def bench_trace_overhead(
