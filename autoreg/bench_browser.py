@@ -112,20 +112,23 @@ FIND_STEP_JS = """
 
 # Clicks the control `selector`; resolves with ms from the click to the end of the rerun it
 # caused (script state back to notRunning) or the last change inside a chart, whichever
-# is later, once nothing has changed for `quiet` ms.
+# is later, once nothing has changed for `quiet` ms, or once the page starts its next
+# self-scheduled rerun (a page that ticks while it computes is never quiet).
 CLICK_JS = """
 async ({selector, quiet, timeout}) => {
   const app = document.querySelector('[data-testid=stApp]');
   const button = document.querySelector(selector);
   if (!button) throw new Error('control is gone: ' + selector);
-  let sawRun = false, done = null, lastChart = 0, last = 0;
+  let sawRun = false, done = null, lastChart = 0, last = 0, nextRun = null;
   const obs = new MutationObserver(muts => {
     const now = performance.now();
     last = now;
     for (const m of muts) {
       if (m.target === app && m.attributeName === 'data-test-script-state') {
         const s = app.getAttribute('data-test-script-state');
-        if (s === 'notRunning') { if (sawRun) done = now; } else sawRun = true;
+        if (s === 'notRunning') { if (sawRun && done === null) done = now; }
+        else if (done !== null) { if (nextRun === null) nextRun = now; }
+        else sawRun = true;
       } else {
         const n = m.target.nodeType === 1 ? m.target : m.target.parentElement;
         if (n && n.closest && n.closest('[data-testid=stPlotlyChart]')) lastChart = now;
@@ -141,6 +144,9 @@ async ({selector, quiet, timeout}) => {
     const now = performance.now();
     const idle = app.getAttribute('data-test-script-state') === 'notRunning' && now - last >= quiet;
     if (idle && done !== null) { obs.disconnect(); return Math.max(done, lastChart) - t0; }
+    // A page that reruns itself on a clock (a generation still computing) is never idle:
+    // the click's rerun is over when the next, self-scheduled one starts.
+    if (nextRun !== null) { obs.disconnect(); return Math.max(done, Math.min(lastChart, nextRun)) - t0; }
     // A rerun whose running/notRunning flip React batched into one commit: the page
     // changed after the click and has been idle since.
     if (idle && !sawRun && last > t0 && now - t0 > 5000) { obs.disconnect(); return last - t0; }
