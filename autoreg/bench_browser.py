@@ -146,7 +146,10 @@ async ({selector, quiet, timeout}) => {
     if (idle && done !== null) { obs.disconnect(); return Math.max(done, lastChart) - t0; }
     // A page that reruns itself on a clock (a generation still computing) is never idle:
     // the click's rerun is over when the next, self-scheduled one starts.
-    if (nextRun !== null) { obs.disconnect(); return Math.max(done, Math.min(lastChart, nextRun)) - t0; }
+    if (nextRun !== null) {
+      obs.disconnect();
+      return Math.max(done, Math.min(lastChart, nextRun)) - t0;
+    }
     // A rerun whose running/notRunning flip React batched into one commit: the page
     // changed after the click and has been idle since.
     if (idle && !sawRun && last > t0 && now - t0 > 5000) { obs.disconnect(); return last - t0; }

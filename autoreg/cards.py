@@ -80,7 +80,8 @@ def pixel_markdown_table(assets: Path = ASSETS) -> str:
     for name, card in cards_of_kind("pixelcnn", assets).items():
         cfg, m, data = card["config"], card.get("metrics", {}), card.get("dataset", {})
         nats = m.get("test_nats_per_image")
-        per_image = "–" if nats is None else f"{nats:.1f} / {m['baseline_nats_per_image']:.1f}"
+        base = m.get("baseline_nats_per_image")
+        per_image = "–" if nats is None or base is None else f"{nats:.1f} / {base:.1f}"
         rows.append(
             f"| `{name}` ({cfg['kind']}, {cfg['channels']} ch, {cfg['n_blocks']} blocks) | "
             f"{data.get('name', '?')} {cfg['image_size']}×{cfg['image_size']}, "

@@ -38,7 +38,9 @@ def freeze_imports() -> None:
     millions of long-lived objects: py-spy put it at two thirds of the server's CPU for
     one step of Step through. ``gc.freeze()`` moves the objects alive now (modules,
     cached models) to a generation the collector skips, so the pass after each run only
-    walks what runs created. Done again whenever a page has imported new modules.
+    walks what runs created. Done again whenever a page has imported new modules; each
+    time also pins whatever other sessions hold at that moment, so it happens a bounded
+    number of times (once per set of new imports), early in the server's life.
     """
     global _frozen_modules
     if len(sys.modules) != _frozen_modules:

@@ -19,6 +19,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+NUMERIC_WIDGETS = ("number_input", "slider")  # widgets that parse a URL value as a number
 _NOTICES = "_url_notices"
 _AREA = "_url_notice_area"
 
@@ -74,8 +75,9 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     # Streamlit fails on these instead of dropping them ("inf" for an integer
     # number_input raises OverflowError; "" leaves a required choice empty, None), so
     # they are dropped before the widget sees them.
+    numeric = getattr(widget, "__name__", "") in NUMERIC_WIDGETS
     empty_choice = kwargs.get("required") and raw is not None and not raw.strip()
-    if raw is not None and (_unrepresentable(raw) or empty_choice):
+    if raw is not None and ((numeric and _unrepresentable(raw)) or empty_choice):
         _drop_url_value(key)
         value = widget(label, *args, key=key, bind="query-params", **kwargs)
         _notice(f"The link asked for {key}={raw!r}, which this page cannot use; using {value!r}.")

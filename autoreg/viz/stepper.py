@@ -395,6 +395,21 @@ def surprise_line(
             name="surprise",
         )
     )
+    # a value with gaps on both sides has no segment to draw: give it a dot
+    finite = np.isfinite(np.asarray(bits, dtype=float))
+    padded = np.concatenate([[False], finite, [False]])
+    alone = np.flatnonzero(finite & ~padded[:-2] & ~padded[2:])
+    if len(alone):
+        fig.add_trace(
+            go.Scatter(
+                x=alone,
+                y=np.asarray(bits)[alone],
+                mode="markers",
+                marker={"color": ACCENT, "size": 4},
+                hoverinfo="skip",
+                name="between gaps",
+            )
+        )
     if np.isfinite(bits[step]):
         fig.add_trace(
             go.Scatter(

@@ -91,3 +91,12 @@ def test_random_url_values(open_page, spec):
         _check(open_page(spec.path, **raw), raw, spec.path)
 
     run()
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "1e400", "3" * 30])
+def test_a_number_like_prompt_is_kept_as_text(open_page, text):
+    """Only number widgets drop values no number can hold; a prompt is just text."""
+    at = open_page("pages/generate.py", gen_prompt=text)
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.text_input(key="gen_prompt").value == text
+    assert "gen_prompt" not in _notices(at)

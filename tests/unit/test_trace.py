@@ -232,3 +232,32 @@ def test_trace_without_onednn_is_just_as_exact(cell: str, monkeypatch) -> None:
         np.testing.assert_allclose(plain.gates[name], g, atol=ATOL)
     out, _ = _fused_states(model, model.encode("abc (def) gh\nabba"))
     np.testing.assert_allclose(plain.hidden[:, -1], out, atol=ATOL)
+
+
+def test_a_non_contiguous_state_is_read_correctly() -> None:
+    """The oneDNN op reads raw memory: a transposed state must give the same trace."""
+    model = _model("lstm", 2, H=16)
+    L, H = 2, 16
+    h = torch.randn(H, L).T.unsqueeze(1)  # (L, 1, H), last-dim stride L
+    c = torch.randn(H, L).T.unsqueeze(1)
+    assert not h.is_contiguous()
+    text = "abc (def) gh\nabba"
+    odd = trace(model, text, state=(h, c))
+    plain = trace(model, text, state=(h.contiguous(), c.contiguous()))
+    np.testing.assert_allclose(odd.hidden, plain.hidden, atol=ATOL)
+    np.testing.assert_allclose(odd.cell, plain.cell, atol=ATOL)
+    with pytest.raises(ValueError, match="state"):
+        trace(model, text, state=(torch.zeros(L, 2, H), torch.zeros(L, 2, H)))
+
+
+@pytest.mark.parametrize("text", ["preset", "a" * 2000])
+def test_the_shipped_lstm_takes_its_gates_from_the_kernel(text: str) -> None:
+    """Trained cell states reach hundreds; the layout check must not reject them."""
+    from autoreg.pretrained import load_pretrained
+    from autoreg.ui.sequences import PRESETS
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("no oneDNN here: the recompute path is used")
+    model = load_pretrained("lstm-char-pydocs")
+    for t in PRESETS.values() if text == "preset" else [text]:
+        assert trace_module.kernel_gates_used(model, t)

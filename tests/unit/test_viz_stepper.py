@@ -145,7 +145,15 @@ def test_surprise_line_is_the_trace_surprise_with_a_cursor(tr):
     assert np.allclose(fig.data[0].y, tr.surprise_bits, equal_nan=True)
     assert np.isnan(fig.data[0].y[-1])  # nothing follows the last token
     assert fig.layout.shapes[0].x0 == 9
-    assert fig.data[1].x[0] == 9 and fig.data[1].y[0] == tr.surprise_bits[9]
+    now = next(d for d in fig.data if d.name == "this step")
+    assert now.x[0] == 9 and now.y[0] == tr.surprise_bits[9]
+
+
+def test_surprise_between_two_gaps_still_shows():
+    bits = np.array([np.nan, 2.0, np.nan, 1.0, 1.5, np.nan])
+    fig = vs.surprise_line(bits, list("abcdef"), 4)
+    alone = next(d for d in fig.data if d.name == "between gaps")
+    assert list(alone.x) == [1] and list(alone.y) == [2.0]
 
 
 def test_embedding_views():
