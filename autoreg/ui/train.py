@@ -175,6 +175,7 @@ def text_upload(recipes: bool) -> lab.TextSummary | None:
         label,
         type=["json"] if recipes else None,
         key=f"train_upload_{'recipes' if recipes else 'text'}",
+        max_upload_size=corpora.MAX_USER_BYTES // 2**20,  # the uploader shows our limit
     )
     if data is None:
         st.info(f"Upload a {label.lower()} (up to {corpora.MAX_USER_BYTES // 2**20} MB).")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from autoreg.checkpoints import checkpoint_bytes, parse_checkpoint
+from autoreg.checkpoints import MAX_CHECKPOINT_BYTES, checkpoint_bytes, parse_checkpoint
 from autoreg.pretrained import model_from_checkpoint
 from autoreg.ui.models import add_session_model
 from autoreg.ui.registry import PAGES
@@ -101,7 +101,11 @@ def show_scores(card: dict) -> None:
 
 def checkpoint_opener() -> None:
     """Upload a checkpoint to open it in this session (validated; never unpickled)."""
-    up = st.file_uploader("Open a checkpoint (.safetensors from autoreg)", key="train_ckpt")
+    up = st.file_uploader(
+        "Open a checkpoint (.safetensors from autoreg)",
+        key="train_ckpt",
+        max_upload_size=MAX_CHECKPOINT_BYTES // 2**20,  # the uploader shows our limit
+    )
     if up is None:
         return
     opened = st.session_state.setdefault("train_opened", {})

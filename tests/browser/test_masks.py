@@ -54,6 +54,9 @@ def test_click_a_pixel_and_see_its_field(app_server, page, artifacts_dir):
 def test_disable_the_mask_trains_the_twin(app_server, page):
     open_app(page, app_server, "masks")
     page.get_by_text("Disable the mask").click()
+    # wait for the result itself: on a busy machine the rerun can start later than the
+    # quiet period that wait_idle takes for "done", and the twin trains for a while
+    page.get_by_text("Test NLL without masks").wait_for(timeout=180_000)
     wait_idle(page, timeout=180_000)
     assert page.get_by_text("Test NLL without masks").count() == 1
     assert page.get_by_text("including itself: True").count() == 1
