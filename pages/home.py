@@ -71,7 +71,8 @@ else:
         "Trained by this project with `python -m autoreg.train`; the numbers come from "
         "each model's card (validation or test set, lower is better)."
     )
-    st.table(table, hide_index=True, border="horizontal")
+    numbers = {"parameters": "{:,}", "model value": "{:.3f}", "baseline": "{:.3f}"}
+    st.table(table.style.format(numbers, na_rep="–"), hide_index=True, border="horizontal")
 st.caption(
     "Reference: David Foster, *Generative Deep Learning*, 2nd ed., chapter 5 "
     "(autoregressive models)."
