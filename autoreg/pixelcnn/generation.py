@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,6 +172,10 @@ class GenerationRun:
         try:
             while not self.done and not self.stop_event.is_set():
                 self.advance(8)
+                # Python's locks are not fair: without a pause this loop takes the lock
+                # straight back, and a Step click waiting on it (advance from the page)
+                # waited for the whole generation on a busy server
+                time.sleep(0.001)
         except Exception as exc:  # surfaced on the page; a thread cannot raise into it
             self.error = f"{type(exc).__name__}: {exc}"
 
