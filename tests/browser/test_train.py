@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from autoreg import lab
 from autoreg.checkpoints import parse_checkpoint
 from tests.browser.conftest import VIEWPORT, assert_clean, open_app, screenshot, wait_idle
 
@@ -109,9 +110,12 @@ def test_two_sessions_train_at_once_and_keep_their_own(app_server, browser, arti
         pages.append(pg)
     a, b = pages
     try:
-        open_train(a, app_server, "train_corpus=python-code&train_hidden=32")
+        # as many epochs as the page allows: neither run may finish before the other has
+        # drawn its second point (a tiny PixelCNN's 8 default epochs took seconds)
+        many = lab.MAX_EPOCHS
+        open_train(a, app_server, f"train_corpus=python-code&train_hidden=32&train_epochs={many}")
         open_train(b, app_server, "train_family=PixelCNN&train_dataset=digits-8x8"
-                 "&train_channels=16&train_blocks=1")  # fmt: skip
+                 f"&train_channels=16&train_blocks=1&train_pixel_epochs={many}")  # fmt: skip
         start(a)
         start(b)
         # both train at the same time, each in its own session...
