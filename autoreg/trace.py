@@ -256,7 +256,7 @@ def _good_ld(n: int) -> int:
 
 def _lstm_layer_with_gates(
     x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w: list[torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """One LSTM layer through oneDNN's fused kernel, keeping the gates it computed.
 
     In training mode oneDNN stores every step's post-activation gates (i, f, g, o, rows
@@ -264,15 +264,15 @@ def _lstm_layer_with_gates(
     forward hands them over for free; recomputing them costs a (T, H) x (H, 4H) matmul
     and the nonlinearities, about half as much again as the forward itself. The layout
     is oneDNN's, so ``trace`` checks it on every call (``_gates_check``) and falls back
-    to the recompute when it does not hold. Returns out (T, H), h_n, c_n (1, 1, H) and
-    the gates (T, 4H), or None when the kernel is not available here.
+    to the recompute when it does not hold. Returns out (T, H), c_n (H,) and the gates
+    (T, 4H), or None when the kernel is not available here.
     """
     if not torch.backends.mkldnn.is_available() or x.device.type != "cpu":
         return None
     T, H = x.size(1), h.size(-1)
     try:
         with torch.enable_grad():  # the workspace is only kept when autograd is on
-            out, h_n, c_n, ws = torch.ops.aten.mkldnn_rnn_layer(
+            out, _, c_n, ws = torch.ops.aten.mkldnn_rnn_layer(
                 # the op reads raw memory as dense: every input must be contiguous
                 x[0].unsqueeze(1).contiguous(),  # (T, batch 1, in)
                 *(p.detach().contiguous() for p in w),
@@ -294,7 +294,7 @@ def _lstm_layer_with_gates(
     if ws is None or ws.dtype != torch.uint8 or ws.numel() < 4 * T * ld:
         return None
     gates = ws[: 4 * T * ld].view(torch.float32).view(T, ld)[:, : 4 * H]
-    return out[:, 0], h_n.view(1, 1, H), c_n.view(1, 1, H), gates
+    return out[:, 0], c_n.reshape(H), gates
 
 
 def _gates_check(gates: dict, cell: np.ndarray, hidden: np.ndarray, c_n: torch.Tensor) -> bool:
@@ -327,7 +327,7 @@ def _kernel_lstm_layer(
     fused = _lstm_layer_with_gates(x, h, c, w)
     if fused is None:
         return None
-    out, _, c_n, pre = fused
+    out, c_n, pre = fused
     gates = dict(zip(GATE_NAMES["lstm"], pre.chunk(4, dim=1), strict=True))
     _cell_states(gates, c[0, 0], cell_out)
     return out, gates if _gates_check(gates, cell_out, out.numpy(), c_n) else None
