@@ -81,7 +81,7 @@ class PixelCNNConfig:
 
     @property
     def vertical_reach(self) -> int:
-        """How many rows above a pixel can influence it (bounds the sampler's crop)."""
+        """How many rows above a pixel can influence it (bounds its receptive field)."""
         if self.kind == "gated":
             return (self.first_kernel // 2) + 1 + self.n_blocks * (self.kernel // 2)
         return self.first_kernel // 2 + self.n_blocks * (self.kernel // 2)

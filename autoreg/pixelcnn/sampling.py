@@ -4,12 +4,11 @@ A PixelCNN draws one pixel at a time in raster order: run the model, read the
 distribution at pixel (r, c), draw a level, write it into the image, move on. Done
 naively that is one full forward of the whole image per pixel (784 for 28x28).
 
-The fast path computes only what pixel (r, c) can see. Its receptive field lies in rows
-``r - V .. r`` and columns ``c - R .. c + R`` (V and R from the config: the sum of the
-kernel radii), so we run the model on that crop alone. Inside the crop every feature
-that can reach (r, c) is computed from real pixels, so the logits are the same as from
-the full image (up to float rounding); the crop's zero padding only affects features
-outside that cone. Both paths draw with the same uniform numbers from the same
+The fast path computes each layer once per pixel instead (``incremental.py``): the
+masks guarantee that every feature at pixel q depends only on pixels before q, so once
+those are drawn it is final, and the model's output at q needs only q's own features
+plus cached ones from earlier positions. The logits equal the full forward's up to float
+rounding. Both paths draw with the same uniform numbers from the same
 ``torch.Generator``, so for one seed they yield the same samples.
 
 Reference: van den Oord et al., "Pixel Recurrent Neural Networks" (2016), section 2;
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from autoreg.pixelcnn.incremental import make_cache
 from autoreg.pixelcnn.models import GatedPixelCNN, PixelCNN
 
 Model = PixelCNN | GatedPixelCNN
@@ -114,8 +114,9 @@ def sample_pixels(
             ``[n, H, W]``): known pixels are kept, the others are filled in raster order.
         temperature: > 0; logits are divided by it (low = safer, high = wilder).
         seed: seeds a ``torch.Generator`` local to this call (reruns reproduce).
-        fast: compute only the crop each pixel can see (exact); ``False`` runs one full
-            forward per pixel. A model with masks disabled always uses the full forward.
+        fast: compute each layer once per pixel from cached features (exact);
+            ``False`` runs one full forward per pixel. A model with masks disabled always
+            uses the full forward.
 
     Yields:
         :class:`PixelStep` for every pixel that is unknown in at least one image.
@@ -127,27 +128,28 @@ def sample_pixels(
     cfg = model.config
     images, known = _prepare_start(model, n, start)
     gen = torch.Generator().manual_seed(int(seed))
-    use_crop = fast and cfg.masked
-    up, side = cfg.vertical_reach, cfg.horizontal_reach
     size = cfg.image_size
     was_training = model.training
     model.eval()
+    cache = make_cache(model, images) if fast and cfg.masked else None
     try:
         for r in range(size):
             for c in range(size):
+                if cache is not None:
+                    logits = cache.logits(r, c)  # (n, L); computed at known pixels too
                 if bool(known[:, r, c].all()):
+                    if cache is not None:
+                        cache.write(r, c, images[:, r, c])
                     continue
-                if use_crop:
-                    r0, c0, c1 = max(0, r - up), max(0, c - side), min(size, c + side + 1)
-                    crop = images[:, r0 : r + 1, c0:c1]  # (n, rows, cols) that can reach
-                    logits = model(crop)[:, :, r - r0, c - c0]  # (n, L)
-                else:
+                if cache is None:
                     logits = model(images)[:, :, r, c]  # (n, L)
                 probs = torch.softmax(logits.double() / temperature, dim=-1)  # (n, L)
                 u = torch.rand(n, generator=gen, dtype=torch.float64)  # (n,)
                 drawn = (u[:, None] > probs.cumsum(-1)).sum(-1).clamp(max=cfg.levels - 1)
                 level = torch.where(known[:, r, c], images[:, r, c], drawn)
                 images[:, r, c] = level
+                if cache is not None:
+                    cache.write(r, c, level)
                 yield PixelStep(r, c, probs.float(), level, images.clone())
     finally:
         model.train(was_training)
