@@ -74,20 +74,29 @@ def pixel_markdown_table(assets: Path = ASSETS) -> str:
     """A Markdown table with one row per shipped PixelCNN: test NLL beside the baseline."""
     rows = [
         "| model | data | params | epochs* | test NLL (bits/dim) | baseline (bits/dim) "
-        "| nats/image (test / baseline) |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| nats/image (test / baseline) | sample FD** (real / baseline) |",
+        "|---|---|---:|---:|---:|---:|---|---|",
     ]
     for name, card in cards_of_kind("pixelcnn", assets).items():
         cfg, m, data = card["config"], card.get("metrics", {}), card.get("dataset", {})
         nats = m.get("test_nats_per_image")
         base = m.get("baseline_nats_per_image")
         per_image = "–" if nats is None or base is None else f"{nats:.1f} / {base:.1f}"
+        q = card.get("samples")
+        fd = (
+            "–"
+            if q is None
+            else (
+                f"{q['frechet_distance']:.1f} ({q['real_reference']:.1f} / "
+                f"{q['baseline_reference']:.1f})"
+            )
+        )
         rows.append(
             f"| `{name}` ({cfg['kind']}, {cfg['channels']} ch, {cfg['n_blocks']} blocks) | "
             f"{data.get('name', '?')} {cfg['image_size']}×{cfg['image_size']}, "
             f"{cfg['levels']} levels | {card.get('num_params', 0):,} | "
             f"{m.get('epochs_total', m.get('epochs', '–'))} | {_fmt(m.get('test_bits_per_dim'))} | "
-            f"{_fmt(m.get('baseline_bits_per_dim'))} | {per_image} |"
+            f"{_fmt(m.get('baseline_bits_per_dim'))} | {per_image} | {fd} |"
         )
     return "\n".join(rows) + "\n"
 

@@ -5,6 +5,10 @@
 ``assets/<name>-completions.png`` (for 8 test digits: the top half kept, the bottom half
 erased and sampled; rows: original, the visible half, two completions). Pillow is
 imported lazily: the core package does not need it.
+
+It also measures how digit-like the model's samples are (``judge.sample_quality`` on
+500 samples) and records that in the model's card under ``"samples"``, so the README
+table built from the cards shows it beside the likelihood.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autoreg.checkpoints import load_checkpoint, save_checkpoint
 from autoreg.images import load_images
+from autoreg.pixelcnn.judge import sample_quality, train_judge
 from autoreg.pixelcnn.sampling import sample_images
-from autoreg.pretrained import ASSETS, load_pretrained, pretrained_card
+from autoreg.pretrained import ASSETS, load_pretrained, model_from_checkpoint, pretrained_card
+
+QUALITY_SAMPLES = 500  # samples behind the Fréchet distance in each card
 
 
 def grid(images: torch.Tensor, levels: int, cols: int, cell: int = 56, pad: int = 2):
@@ -62,6 +70,24 @@ def make_gallery(name: str, out_dir: Path = ASSETS, seed: int = 0) -> tuple[Path
     return p_samples, p_comp
 
 
+def measure_samples(name: str, assets: Path = ASSETS, seed: int = 0) -> dict:
+    """Judge ``QUALITY_SAMPLES`` samples of a shipped model and record it in its card.
+
+    The card lives twice (the ``.json`` and the safetensors header); both are rewritten
+    together by ``save_checkpoint``, with the weights unchanged.
+    """
+    path = assets / f"{name}.safetensors"
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt)
+    cfg = model.config
+    data = load_images(ckpt.card["dataset"]["name"], size=cfg.image_size, levels=cfg.levels)
+    judge = train_judge(data, seed=seed)
+    samples = sample_images(model, n=QUALITY_SAMPLES, seed=seed)
+    quality = {**sample_quality(judge, data, samples), "temperature": 1.0, "seed": seed}
+    save_checkpoint(path, ckpt.tensors, {**ckpt.card, "samples": quality})
+    return quality
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autoreg.pixelcnn.gallery")
     parser.add_argument("names", nargs="+", help="shipped model names")
@@ -70,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names:
         for path in make_gallery(name, seed=args.seed):
             print(path)
+        print(name, measure_samples(name, seed=args.seed))
     return 0
 
 

@@ -1,0 +1,92 @@
+"""The sample judge: Fréchet distance, its references, and the cards that record it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from autoreg.checkpoints import load_checkpoint
+from autoreg.images import load_images
+from autoreg.pixelcnn.gallery import QUALITY_SAMPLES, measure_samples
+from autoreg.pixelcnn.judge import (
+    baseline_samples,
+    frechet_distance,
+    sample_quality,
+    train_judge,
+)
+from autoreg.pretrained import ASSETS, list_pretrained, pretrained_card
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_images("digits-8x8", size=8, levels=4)
+    return data, train_judge(data)
+
+
+def test_frechet_distance_of_gaussians():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 3, generator=gen, dtype=torch.float64)
+    b = torch.randn(4000, 3, generator=gen, dtype=torch.float64)
+    assert frechet_distance(a, b) < 0.02  # same distribution: ~0
+    shifted = b + torch.tensor([2.0, 0.0, 0.0], dtype=torch.float64)
+    assert frechet_distance(a, shifted) == pytest.approx(4.0, abs=0.1)  # |mu|^2
+    scaled = b * 3  # N(0, 9 I) vs N(0, I): 3 * (1 + 9 - 2 * 3) = 12
+    assert frechet_distance(a, scaled) == pytest.approx(12.0, rel=0.05)
+    assert frechet_distance(a, scaled) == pytest.approx(frechet_distance(scaled, a), rel=1e-6)
+
+
+def test_judge_reads_digits(digits):
+    data, judge = digits
+    assert judge.test_accuracy > 0.9
+    assert judge.features(data.test[:5]).shape == (5, 128)
+
+
+def test_baseline_samples_have_the_training_ink(digits):
+    data, _ = digits
+    base = baseline_samples(data, 2000)
+    assert base.shape == (2000, 8, 8) and base.min() >= 0 and base.max() <= 3
+    mean_real = data.train.float().mean(0)
+    assert (base.float().mean(0) - mean_real).abs().max() < 0.25  # per pixel
+
+
+def test_real_digits_score_far_better_than_the_baseline(digits):
+    data, judge = digits
+    q = sample_quality(judge, data, data.train[-300:])
+    assert q["frechet_distance"] < 0.2 * q["baseline_reference"]
+    assert q["real_reference"] < 0.2 * q["baseline_reference"]
+    shuffled = data.train[-300:].flatten(1)[:, torch.randperm(64)].reshape(-1, 8, 8)
+    assert sample_quality(judge, data, shuffled)["frechet_distance"] > 4 * q["frechet_distance"]
+
+
+def test_sample_quality_refuses_a_single_sample(digits):
+    data, judge = digits
+    with pytest.raises(ValueError, match="at least 2"):
+        sample_quality(judge, data, data.test[:1])
+
+
+def test_measure_samples_writes_both_copies_of_the_card(tmp_path):
+    name = "pixelcnn-digits8"
+    for ext in (".safetensors", ".json"):
+        shutil.copy(ASSETS / f"{name}{ext}", tmp_path / f"{name}{ext}")
+    before = load_checkpoint(tmp_path / f"{name}.safetensors")
+    quality = measure_samples(name, assets=tmp_path)
+    after = load_checkpoint(tmp_path / f"{name}.safetensors")
+    json_card = json.loads((tmp_path / f"{name}.json").read_text())
+    assert after.card["samples"] == json_card["samples"] == quality
+    assert quality["n"] == QUALITY_SAMPLES and quality["temperature"] == 1.0
+    assert after.card["metrics"] == before.card["metrics"]
+    for key, tensor in before.tensors.items():
+        assert torch.equal(after.tensors[key], tensor)
+
+
+@pytest.mark.parametrize("name", list_pretrained("pixelcnn"))
+def test_shipped_samples_are_measured_and_beat_the_baseline(name):
+    q = pretrained_card(name).get("samples")
+    assert q is not None, f"run python -m autoreg.pixelcnn.gallery {name}"
+    assert q["n"] == QUALITY_SAMPLES
+    assert q["real_reference"] < q["frechet_distance"] < 0.5 * q["baseline_reference"]
