@@ -9,8 +9,10 @@ reading the features it needs from caches of earlier positions. That is a few sm
 matrix products per pixel instead of a forward over the image. The idea is
 Ramachandran et al., "Fast Generation for Convolutional Autoregressive Models" (2017).
 
-The caches hold zero padding where the convolutions pad with zeros, and they hold the
-same weights (times their masks), so the logits equal the full forward's up to float
+A layer with a k x k kernel reads only the k//2 rows above the current one, so each
+cache keeps just those rows (``_RowWindow``): memory grows with depth and width, not
+with the image height. The caches hold zeros where the convolutions pad with zeros, and
+the same weights (times their masks), so the logits equal the full forward's up to float
 rounding. ``tests/unit/test_pixel_sampling.py`` checks that at every pixel.
 
 Gated PixelCNN: its vertical stack at row r reads all of row r (its kernel's centre row
@@ -44,6 +46,33 @@ def _pointwise(conv: nn.Conv2d) -> torch.Tensor:
     return conv.weight[:, :, 0, 0]
 
 
+class _RowWindow:
+    """The latest ``rows`` rows of a feature map, zero-padded by ``pad`` columns a side.
+
+    A layer with a k x k kernel reads only rows r - k//2 .. r, so keeping those rows
+    (not the whole map) bounds the cache at ``n * C * rows * W`` per layer, whatever the
+    image height. Rows above the image start as zeros, as the convolution pads them.
+    """
+
+    def __init__(self, n: int, channels: int, rows: int, width: int, pad: int) -> None:
+        self.t = torch.zeros(n, channels, rows, width + 2 * pad)
+        self.pad = pad
+
+    def next_row(self) -> None:
+        """Move every row up one; the new last row (the current image row) is zeros."""
+        self.t[:, :, :-1] = self.t[:, :, 1:].clone()
+        self.t[:, :, -1] = 0
+
+    def write(self, col: int, value: torch.Tensor) -> None:
+        """Set the current row at column ``col`` to ``value`` ``[n, C]``."""
+        self.t[:, :, -1, col + self.pad] = value
+
+    def window(self, col: int) -> torch.Tensor:
+        """Every kept row, columns ``col - pad .. col + pad``, flattened ``[n, C*rows*k]``."""
+        w = self.t[:, :, :, col : col + 2 * self.pad + 1]
+        return w.reshape(len(w), -1)
+
+
 def _gate(x: torch.Tensor) -> torch.Tensor:
     a, b = x.chunk(2, dim=1)  # (n, C) each
     return torch.tanh(a) * torch.sigmoid(b)
@@ -73,7 +102,7 @@ class PixelCNNCache:
         self.blocks = []
         for block in model.blocks:
             into, mid, out = block.net[0], block.net[2], block.net[4]
-            buf = torch.zeros(n, mid.in_channels, size + p, size + 2 * p)  # (n, C/2, ...)
+            buf = _RowWindow(n, mid.in_channels, p + 1, size, p)  # (n, C/2, p+1, W+2p)
             self.blocks.append(
                 (
                     (_pointwise(into), into.bias),
@@ -87,13 +116,14 @@ class PixelCNNCache:
 
     def logits(self, r: int, c: int) -> torch.Tensor:
         """Logits ``[n, L]`` at (r, c); every pixel before it must have been written."""
-        p0, p = self.p0, self.p
+        p0 = self.p0
         window = self.image[:, :, r : r + p0 + 1, c : c + 2 * p0 + 1]  # rows r-p0..r
         x = F.relu(F.linear(window.reshape(len(window), -1), *self.first))  # (n, C)
         for into, mid, out, buf in self.blocks:
-            buf[:, :, r + p, c + p] = F.relu(F.linear(x, *into))  # (n, C/2)
-            window = buf[:, :, r : r + p + 1, c : c + 2 * p + 1]
-            inner = F.relu(F.linear(window.reshape(len(window), -1), *mid))
+            if c == 0:
+                buf.next_row()
+            buf.write(c, F.relu(F.linear(x, *into)))  # (n, C/2)
+            inner = F.relu(F.linear(buf.window(c), *mid))
             x = x + F.relu(F.linear(inner, *out))  # the block's residual
         for head in self.head:
             x = F.relu(F.linear(x, *head))
@@ -117,20 +147,14 @@ class GatedPixelCNNCache:
         self.layers: list[GatedLayer] = [model.first, *model.layers]
         kernels = [cfg.first_kernel] + [cfg.kernel] * cfg.n_blocks
         self.pads = [k // 2 for k in kernels]
-        channels = [1] + [cfg.channels] * cfg.n_blocks  # each layer's input channels
-        # vertical-stack inputs: rows above zero-padded, columns zero-padded both sides;
-        # the first holds the image itself
-        self.v_in = [
-            torch.zeros(n, ch, self.size + p, self.size + 2 * p)
-            for ch, p in zip(channels, self.pads, strict=True)
-        ]
+        # the image, zero-padded as the first layer pads it; both of its stacks read it
         p0 = self.pads[0]
-        self.v_in[0][:, 0, p0:, p0 : p0 + self.size] = images.float() * self.scale
-        # horizontal-stack inputs of the current row (layer 0 reads the image row)
-        self.h_in = [None] + [
-            torch.zeros(n, ch, self.size + 2 * p)
-            for ch, p in zip(channels[1:], self.pads[1:], strict=True)
-        ]
+        self.image = F.pad(images.float()[:, None] * self.scale, (p0, p0, p0, 0))
+        # the later layers' inputs: vertical (the rows their kernel reads), and horizontal
+        # (the current row)
+        p, ch = cfg.kernel // 2, cfg.channels
+        self.v_in = [None] + [_RowWindow(n, ch, p + 1, self.size, p) for _ in self.layers[1:]]
+        self.h_in = [None] + [_RowWindow(n, ch, 1, self.size, p) for _ in self.layers[1:]]
         self.v_taps = [
             (_taps(layer.v_conv, layer.v_mask, p + 1), layer.v_conv.bias)
             for layer, p in zip(self.layers, self.pads, strict=True)
@@ -150,13 +174,15 @@ class GatedPixelCNNCache:
         """Logits ``[n, L]`` at (r, c); every pixel before it must have been written."""
         h = None
         for i, layer in enumerate(self.layers):
-            p = self.pads[i]
-            if i == 0:
-                row = self.v_in[0][:, :, r + p, c : c + 2 * p + 1]  # (n, 1, k) image row r
+            if i == 0:  # the image row r, columns c - p0 .. c + p0
+                row = self.image[:, :, r + self.pads[0], c : c + 2 * self.pads[0] + 1]
+                row = row.reshape(len(row), -1)  # (n, k)
             else:
-                self.h_in[i][:, :, c + p] = h
-                row = self.h_in[i][:, :, c : c + 2 * p + 1]  # (n, C, k)
-            pre = F.linear(row.reshape(len(row), -1), *self.h_taps[i])  # (n, 2C)
+                if c == 0:
+                    self.h_in[i].next_row()
+                self.h_in[i].write(c, h)
+                row = self.h_in[i].window(c)  # (n, C * k)
+            pre = F.linear(row, *self.h_taps[i])  # (n, 2C)
             gated = _gate(pre + self.link_row[i][:, :, c])  # (n, C)
             h_new = F.linear(gated, _pointwise(layer.h_out), layer.h_out.bias)
             h = h + h_new if layer.residual else h_new
@@ -168,7 +194,7 @@ class GatedPixelCNNCache:
     def write(self, r: int, c: int, level: torch.Tensor) -> None:
         """Record the level at (r, c); the last pixel of a row runs the vertical stack."""
         p0 = self.pads[0]
-        self.v_in[0][:, 0, r + p0, c + p0] = level.float() * self.scale
+        self.image[:, 0, r + p0, c + p0] = level.float() * self.scale
         if c == self.size - 1:
             self._vertical_row(r)
 
@@ -177,13 +203,14 @@ class GatedPixelCNNCache:
         for i, layer in enumerate(self.layers):
             p = self.pads[i]
             w, b = self.v_taps[i]
-            rows = self.v_in[i][:, :, r : r + p + 1, :]  # (n, C_in, p+1, W+2p): rows r-p..r
-            kernel = w.reshape(w.shape[0], -1, p + 1, 2 * p + 1)
-            pre = F.conv2d(rows, kernel, b)[:, :, 0, :]  # (n, 2C, W)
+            rows = self.image[:, :, r : r + p + 1] if i == 0 else self.v_in[i].t
+            kernel = w.reshape(w.shape[0], -1, p + 1, 2 * p + 1)  # (2C, C_in, p+1, k)
+            pre = F.conv2d(rows, kernel, b)[:, :, 0, :]  # (n, 2C, W): row r
             self.link_row[i] = F.conv1d(pre, layer.link.weight[:, :, 0], layer.link.bias)
             if i + 1 < len(self.layers):
-                q = self.pads[i + 1]
-                self.v_in[i + 1][:, :, r + q, q : q + self.size] = _gate(pre)
+                nxt = self.v_in[i + 1]
+                nxt.next_row()
+                nxt.t[:, :, -1, nxt.pad : nxt.pad + self.size] = _gate(pre)
 
 
 def make_cache(
