@@ -45,6 +45,15 @@ def test_incremental_logits_equal_full_forward_at_every_pixel(kind):
     assert worst < 1e-4  # float rounding only: logits here are O(10)
 
 
+@pytest.mark.parametrize("kind", ["pixelcnn", "gated"])
+def test_cache_keeps_only_the_rows_each_kernel_reads(kind):
+    cfg = PixelCNNConfig(kind=kind, image_size=40, channels=4, n_blocks=3, kernel=5)
+    cache = make_cache(build_model(cfg), torch.zeros(2, 40, 40, dtype=torch.long))
+    windows = [b[3] for b in cache.blocks] if kind == "pixelcnn" else cache.v_in[1:]
+    assert len(windows) == 3
+    assert all(w.t.shape == (2, 4 if kind == "gated" else 2, 3, 44) for w in windows)
+
+
 def test_unmasked_model_has_no_incremental_form():
     cfg = PixelCNNConfig(image_size=4, channels=4, n_blocks=1, masked=False)
     with pytest.raises(ValueError, match="sees the future"):
