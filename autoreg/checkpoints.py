@@ -17,6 +17,7 @@ Which model class a card builds is decided by ``autoreg.pretrained`` (it dispatc
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,16 @@ def checkpoint_bytes(state_dict: dict[str, torch.Tensor], card: dict) -> bytes:
     _check_card(card)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
     return st_save(tensors, metadata={"card": json.dumps(card, sort_keys=True)})
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """A short sha256 of a state dict (names, dtypes, shapes and values), for provenance."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
 
 
 def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:

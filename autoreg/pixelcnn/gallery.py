@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autoreg.checkpoints import load_checkpoint, save_checkpoint
+from autoreg.checkpoints import load_checkpoint, save_checkpoint, tensors_digest
 from autoreg.images import load_images
 from autoreg.pixelcnn.judge import sample_quality, train_judge
 from autoreg.pixelcnn.sampling import sample_images
@@ -70,11 +70,14 @@ def make_gallery(name: str, out_dir: Path = ASSETS, seed: int = 0) -> tuple[Path
     return p_samples, p_comp
 
 
-def measure_samples(name: str, assets: Path = ASSETS, seed: int = 0) -> dict:
+def measure_samples(
+    name: str, assets: Path = ASSETS, seed: int = 0, temperature: float = 1.0
+) -> dict:
     """Judge ``QUALITY_SAMPLES`` samples of a shipped model and record it in its card.
 
     The card lives twice (the ``.json`` and the safetensors header); both are rewritten
-    together by ``save_checkpoint``, with the weights unchanged.
+    together by ``save_checkpoint``, with the weights unchanged. The record names the
+    weights it measured (``weights_digest``), so a retrained model cannot inherit it.
     """
     path = assets / f"{name}.safetensors"
     ckpt = load_checkpoint(path)
@@ -82,8 +85,13 @@ def measure_samples(name: str, assets: Path = ASSETS, seed: int = 0) -> dict:
     cfg = model.config
     data = load_images(ckpt.card["dataset"]["name"], size=cfg.image_size, levels=cfg.levels)
     judge = train_judge(data, seed=seed)
-    samples = sample_images(model, n=QUALITY_SAMPLES, seed=seed)
-    quality = {**sample_quality(judge, data, samples), "temperature": 1.0, "seed": seed}
+    samples = sample_images(model, n=QUALITY_SAMPLES, seed=seed, temperature=temperature)
+    quality = {
+        **sample_quality(judge, data, samples),
+        "temperature": temperature,
+        "seed": seed,
+        "weights_digest": tensors_digest(ckpt.tensors),
+    }
     save_checkpoint(path, ckpt.tensors, {**ckpt.card, "samples": quality})
     return quality
 

@@ -9,9 +9,10 @@ reading the features it needs from caches of earlier positions. That is a few sm
 matrix products per pixel instead of a forward over the image. The idea is
 Ramachandran et al., "Fast Generation for Convolutional Autoregressive Models" (2017).
 
-A layer with a k x k kernel reads only the k//2 rows above the current one, so each
-cache keeps just those rows (``_RowWindow``): memory grows with depth and width, not
-with the image height. The caches hold zeros where the convolutions pad with zeros, and
+A layer with a k x k kernel reads only the current row and the k//2 rows above it, so
+each layer's cache keeps just those k//2 + 1 rows (``_RowWindow``): feature memory grows
+with depth and width, not with the image height (the one-channel input image is kept
+whole). The caches hold zeros where the convolutions pad with zeros, and
 the same weights (times their masks), so the logits equal the full forward's up to float
 rounding. ``tests/unit/test_pixel_sampling.py`` checks that at every pixel.
 
@@ -22,6 +23,8 @@ the horizontal stack of row r reads the vertical features of row r - 1.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -34,8 +37,9 @@ from autoreg.pixelcnn.models import GatedPixelCNN, PixelCNN
 def _taps(conv: nn.Conv2d, mask: torch.Tensor, rows: int) -> torch.Tensor:
     """A masked kernel's top ``rows`` rows as a matrix ``[out, in * rows * k]``.
 
-    The rows below a kernel's centre are masked in every PixelCNN layer, so they are
-    dropped: the cache windows start ``rows - 1`` rows above the output row.
+    In a masked model the rows below a kernel's centre are zero in every layer, so they
+    are dropped: the cache windows start ``rows - 1`` rows above the output row. (An
+    unmasked model has no incremental form; ``make_cache`` refuses it.)
     """
     w = (conv.weight * mask)[:, :, :rows, :]  # (out, in, rows, k)
     return w.reshape(w.shape[0], -1)
@@ -73,6 +77,15 @@ class _RowWindow:
         return w.reshape(len(w), -1)
 
 
+class _BlockCache(NamedTuple):
+    """One residual block's weights as matrices, and the rows its 3x3 conv reads."""
+
+    into: tuple[torch.Tensor, torch.Tensor]  # 1x1, C -> C/2: (weight, bias)
+    mid: tuple[torch.Tensor, torch.Tensor]  # masked kxk, C/2 -> C/2, top rows only
+    out: tuple[torch.Tensor, torch.Tensor]  # 1x1, C/2 -> C
+    rows: _RowWindow  # the mid conv's input, (n, C/2, k//2 + 1, W + 2 * (k//2))
+
+
 def _gate(x: torch.Tensor) -> torch.Tensor:
     a, b = x.chunk(2, dim=1)  # (n, C) each
     return torch.tanh(a) * torch.sigmoid(b)
@@ -93,45 +106,49 @@ class PixelCNNCache:
     def __init__(self, model: PixelCNN, images: torch.Tensor) -> None:
         cfg = model.config
         n, size, _ = images.shape
-        self.scale = 1.0 / (cfg.levels - 1)
+        self.levels = cfg.levels
         self.p0 = p0 = cfg.first_kernel // 2
-        # the input, zero-padded as the first conv pads: p0 rows on top, p0 columns a side
-        self.image = F.pad(images.float()[:, None] * self.scale, (p0, p0, p0, 0))
+        # the input, scaled as the model scales it (level / (L-1)) and zero-padded as the
+        # first conv pads: p0 rows on top, p0 columns a side
+        self.image = F.pad(images.float()[:, None] / (cfg.levels - 1), (p0, p0, p0, 0))
         self.first = (_taps(model.first, model.first.mask, p0 + 1), model.first.bias)
         self.p = p = cfg.kernel // 2
         self.blocks = []
         for block in model.blocks:
             into, mid, out = block.net[0], block.net[2], block.net[4]
-            buf = _RowWindow(n, mid.in_channels, p + 1, size, p)  # (n, C/2, p+1, W+2p)
             self.blocks.append(
-                (
-                    (_pointwise(into), into.bias),
-                    (_taps(mid, mid.mask, p + 1), mid.bias),
-                    (_pointwise(out), out.bias),
-                    buf,
+                _BlockCache(
+                    into=(_pointwise(into), into.bias),
+                    mid=(_taps(mid, mid.mask, p + 1), mid.bias),
+                    out=(_pointwise(out), out.bias),
+                    rows=_RowWindow(n, mid.in_channels, p + 1, size, p),
                 )
             )
         self.head = [(_pointwise(conv), conv.bias) for conv in model.head]
         self.out = (_pointwise(model.out), model.out.bias)
 
     def logits(self, r: int, c: int) -> torch.Tensor:
-        """Logits ``[n, L]`` at (r, c); every pixel before it must have been written."""
+        """Logits ``[n, L]`` at (r, c); every pixel before it must have been written.
+
+        This also fills the caches at (r, c), so call it exactly once per position, in
+        raster order, known pixels included (later positions read their features).
+        """
         p0 = self.p0
         window = self.image[:, :, r : r + p0 + 1, c : c + 2 * p0 + 1]  # rows r-p0..r
         x = F.relu(F.linear(window.reshape(len(window), -1), *self.first))  # (n, C)
-        for into, mid, out, buf in self.blocks:
+        for block in self.blocks:
             if c == 0:
-                buf.next_row()
-            buf.write(c, F.relu(F.linear(x, *into)))  # (n, C/2)
-            inner = F.relu(F.linear(buf.window(c), *mid))
-            x = x + F.relu(F.linear(inner, *out))  # the block's residual
+                block.rows.next_row()
+            block.rows.write(c, F.relu(F.linear(x, *block.into)))  # (n, C/2)
+            inner = F.relu(F.linear(block.rows.window(c), *block.mid))
+            x = x + F.relu(F.linear(inner, *block.out))  # the block's residual
         for head in self.head:
             x = F.relu(F.linear(x, *head))
         return F.linear(x, *self.out)  # (n, L)
 
     def write(self, r: int, c: int, level: torch.Tensor) -> None:
         """Record the level now at (r, c) in every image ``[n]``."""
-        self.image[:, 0, r + self.p0, c + self.p0] = level.float() * self.scale
+        self.image[:, 0, r + self.p0, c + self.p0] = level.float() / (self.levels - 1)
 
 
 class GatedPixelCNNCache:
@@ -143,13 +160,13 @@ class GatedPixelCNNCache:
     def __init__(self, model: GatedPixelCNN, images: torch.Tensor) -> None:
         cfg = model.config
         n, self.size, _ = images.shape
-        self.scale = 1.0 / (cfg.levels - 1)
+        self.levels = cfg.levels
         self.layers: list[GatedLayer] = [model.first, *model.layers]
         kernels = [cfg.first_kernel] + [cfg.kernel] * cfg.n_blocks
         self.pads = [k // 2 for k in kernels]
         # the image, zero-padded as the first layer pads it; both of its stacks read it
         p0 = self.pads[0]
-        self.image = F.pad(images.float()[:, None] * self.scale, (p0, p0, p0, 0))
+        self.image = F.pad(images.float()[:, None] / (cfg.levels - 1), (p0, p0, p0, 0))
         # the later layers' inputs: vertical (the rows their kernel reads), and horizontal
         # (the current row)
         p, ch = cfg.kernel // 2, cfg.channels
@@ -162,6 +179,7 @@ class GatedPixelCNNCache:
         self.h_taps = [
             (_taps(layer.h_conv, layer.h_mask, 1), layer.h_conv.bias) for layer in self.layers
         ]
+        self.h_out = [(_pointwise(layer.h_out), layer.h_out.bias) for layer in self.layers]
         # the vertical stack's contribution to row r's horizontal stack, per layer:
         # link(v_pre of row r - 1), which for row 0 is link(0) = the link's bias
         self.link_row = [
@@ -171,7 +189,7 @@ class GatedPixelCNNCache:
         self.out = (_pointwise(model.out), model.out.bias)
 
     def logits(self, r: int, c: int) -> torch.Tensor:
-        """Logits ``[n, L]`` at (r, c); every pixel before it must have been written."""
+        """Logits ``[n, L]`` at (r, c): once per position, in raster order (as above)."""
         h = None
         for i, layer in enumerate(self.layers):
             if i == 0:  # the image row r, columns c - p0 .. c + p0
@@ -184,7 +202,7 @@ class GatedPixelCNNCache:
                 row = self.h_in[i].window(c)  # (n, C * k)
             pre = F.linear(row, *self.h_taps[i])  # (n, 2C)
             gated = _gate(pre + self.link_row[i][:, :, c])  # (n, C)
-            h_new = F.linear(gated, _pointwise(layer.h_out), layer.h_out.bias)
+            h_new = F.linear(gated, *self.h_out[i])
             h = h + h_new if layer.residual else h_new
         x = F.relu(h) if self.head else h  # as GatedPixelCNN.features: relu feeds the head
         for head in self.head:
@@ -194,7 +212,7 @@ class GatedPixelCNNCache:
     def write(self, r: int, c: int, level: torch.Tensor) -> None:
         """Record the level at (r, c); the last pixel of a row runs the vertical stack."""
         p0 = self.pads[0]
-        self.image[:, 0, r + p0, c + p0] = level.float() * self.scale
+        self.image[:, 0, r + p0, c + p0] = level.float() / (self.levels - 1)
         if c == self.size - 1:
             self._vertical_row(r)
 

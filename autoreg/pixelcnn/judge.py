@@ -8,9 +8,10 @@ digit classifier on the PixelCNN's own training images (same size, same levels),
 features of held-out test digits by the Fréchet distance between two Gaussians fitted
 to them: the FID of Heusel et al. (2017), with a digit classifier in place of Inception.
 
-The distance has no units, so two references put it on a scale: training digits (what a
-perfect generator would score) and samples of the baseline, an independent categorical
-per pixel (the right ink in the right places, no strokes). Lower is better.
+The distance has no units, so two references put it on a scale: real training digits
+that the judge never saw (what a perfect generator would score) and samples of the
+baseline, an independent categorical per pixel (the right ink in the right places, no
+strokes). Lower is better. Distances shrink as N grows, so compare them at equal N.
 
 A classifier's confidence was tried first and rejected: this one is confident on a
 third of the baseline's blobs.
@@ -52,11 +53,19 @@ class DigitClassifier(nn.Module):
 
 @dataclass
 class DigitJudge:
-    """A trained digit classifier for images of one size and number of levels."""
+    """A trained digit classifier for images of one size and number of levels.
+
+    Args:
+        net: the classifier (eval mode).
+        levels: intensity levels of the images it reads.
+        test_accuracy: on the dataset's test digits.
+        held_out: training digits it was not trained on, the "real" reference.
+    """
 
     net: DigitClassifier
     levels: int
     test_accuracy: float
+    held_out: torch.Tensor
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -65,14 +74,23 @@ class DigitJudge:
         return self.net.eval().features(x).double()
 
 
-def train_judge(data: ImageDataset, epochs: int = 8, seed: int = 0) -> DigitJudge:
-    """Fit a :class:`DigitClassifier` on ``data``'s training images (a few CPU seconds)."""
+def train_judge(
+    data: ImageDataset, hold_out: int = 500, epochs: int = 8, seed: int = 0
+) -> DigitJudge:
+    """Fit a :class:`DigitClassifier` on ``data``'s training images (a few CPU seconds).
+
+    The first ``hold_out`` training images (at most a third) are kept out of training:
+    they are real digits the judge has not seen, for the reference distance. The global
+    RNG is left as it was.
+    """
+    held = min(hold_out, len(data.train) // 3)
+    x = data.train[held:].float()[:, None] / (data.levels - 1)  # (N, 1, S, S)
+    y = data.train_labels[held:]
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    net = DigitClassifier(data.size)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)  # the initial weights
+        net = DigitClassifier(data.size)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    x = data.train.float()[:, None] / (data.levels - 1)  # (N, 1, S, S)
-    y = data.train_labels
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=gen)
         for i in range(0, len(x), 64):
@@ -84,7 +102,7 @@ def train_judge(data: ImageDataset, epochs: int = 8, seed: int = 0) -> DigitJudg
     with torch.no_grad():
         xt = data.test.float()[:, None] / (data.levels - 1)
         acc = (net.eval()(xt).argmax(-1) == data.test_labels).float().mean().item()
-    return DigitJudge(net.eval(), data.levels, acc)
+    return DigitJudge(net.eval(), data.levels, acc, data.train[:held])
 
 
 def baseline_samples(data: ImageDataset, n: int, seed: int = 0) -> torch.Tensor:
@@ -100,16 +118,20 @@ def baseline_samples(data: ImageDataset, n: int, seed: int = 0) -> torch.Tensor:
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to feature sets ``[N, D]`` and ``[M, D]``.
 
-    ``|mu_a - mu_b|^2 + tr(Sa + Sb - 2 (Sa^1/2 Sb Sa^1/2)^1/2)``; the matrix square root
-    of a symmetric PSD matrix is taken through its eigenvalues (clipped at 0).
+    ``|mu_a - mu_b|^2 + tr(Sa + Sb - 2 (Sa^1/2 Sb Sa^1/2)^1/2)``, computed in float64.
+    ``Sa^1/2 Sb Sa^1/2`` is symmetric PSD (so its square root's trace is the sum of the
+    square roots of its eigenvalues, clipped at 0) and has the eigenvalues of ``Sa Sb``:
+    singular covariances (dead ReLU features) need no special care.
     """
+    a, b = a.double(), b.double()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)  # (D, D)
     vals, vecs = torch.linalg.eigh(cov_a)
     root_a = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T  # Sa^1/2
-    cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
+    inner = root_a @ cov_b @ root_a
+    cross = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp_min(0).sqrt().sum()
     dist = (mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
-    return float(dist)
+    return max(0.0, float(dist))
 
 
 def sample_quality(judge: DigitJudge, data: ImageDataset, samples: torch.Tensor) -> dict:
@@ -121,16 +143,16 @@ def sample_quality(judge: DigitJudge, data: ImageDataset, samples: torch.Tensor)
         samples: integer images ``[N, S, S]`` from the model (a few hundred).
 
     Returns:
-        ``frechet_distance`` (samples), ``real_reference`` (N training digits),
-        ``baseline_reference`` (N baseline samples), ``judge_accuracy`` (on the test
-        digits) and ``n``.
+        ``frechet_distance`` (samples), ``real_reference`` (up to N training digits the
+        judge never saw), ``baseline_reference`` (N baseline samples),
+        ``judge_accuracy`` (on the test digits) and ``n``.
     """
     n = len(samples)
     if n < 2:
         raise ValueError("sample_quality needs at least 2 samples.")
     reference = judge.features(data.test)
     fd = frechet_distance(judge.features(samples), reference)
-    real = frechet_distance(judge.features(data.train[:n]), reference)
+    real = frechet_distance(judge.features(judge.held_out[:n]), reference)
     base = frechet_distance(judge.features(baseline_samples(data, n)), reference)
     return {
         "frechet_distance": round(fd, 1),

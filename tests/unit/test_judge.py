@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from autoreg.checkpoints import load_checkpoint
+from autoreg.checkpoints import load_checkpoint, tensors_digest
 from autoreg.images import load_images
 from autoreg.pixelcnn.gallery import QUALITY_SAMPLES, measure_samples
 from autoreg.pixelcnn.judge import (
@@ -40,9 +40,27 @@ def test_frechet_distance_of_gaussians():
     assert frechet_distance(a, scaled) == pytest.approx(frechet_distance(scaled, a), rel=1e-6)
 
 
-def test_judge_reads_digits(digits):
+def test_frechet_distance_with_covariances_that_do_not_commute():
+    gen = torch.Generator().manual_seed(1)
+    mix_a = torch.tensor([[2.0, 0.0, 0.0], [1.5, 0.5, 0.0], [0.0, 0.3, 1.0]], dtype=torch.float64)
+    mix_b = torch.tensor([[1.0, 0.8, 0.0], [0.0, 1.0, 0.0], [0.7, 0.0, 0.2]], dtype=torch.float64)
+    a = torch.randn(3000, 3, generator=gen, dtype=torch.float64) @ mix_a
+    b = torch.randn(3000, 3, generator=gen, dtype=torch.float64) @ mix_b + 1
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    assert not torch.allclose(cov_a @ cov_b, cov_b @ cov_a)
+    # tr((Sa Sb)^1/2) from the eigenvalues of Sa Sb itself, an independent route
+    cross = torch.linalg.eigvals(cov_a @ cov_b).sqrt().real.sum()
+    mu = (a.mean(0) - b.mean(0)).square().sum()
+    expected = mu + cov_a.trace() + cov_b.trace() - 2 * cross
+    assert frechet_distance(a, b) == pytest.approx(float(expected), rel=1e-9)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert frechet_distance(a.float(), a.float()) >= 0.0
+
+
+def test_judge_reads_digits_and_keeps_real_ones_unseen(digits):
     data, judge = digits
     assert judge.test_accuracy > 0.9
+    assert len(judge.held_out) == 500 and torch.equal(judge.held_out, data.train[:500])
     assert judge.features(data.test[:5]).shape == (5, 128)
 
 
@@ -63,6 +81,23 @@ def test_real_digits_score_far_better_than_the_baseline(digits):
     assert sample_quality(judge, data, shuffled)["frechet_distance"] > 4 * q["frechet_distance"]
 
 
+def test_train_judge_leaves_the_global_rng_alone():
+    data = load_images("digits-8x8", size=8, levels=2)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    train_judge(data, epochs=1)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_tensors_digest_sees_any_change():
+    state = {"w": torch.zeros(2, 3), "b": torch.ones(3)}
+    base = tensors_digest(state)
+    assert tensors_digest({"b": torch.ones(3), "w": torch.zeros(2, 3)}) == base
+    assert tensors_digest({**state, "w": torch.zeros(3, 2)}) != base  # shape
+    assert tensors_digest({**state, "b": torch.tensor([1.0, 1.0, 1.0 + 1e-7])}) != base
+
+
 def test_sample_quality_refuses_a_single_sample(digits):
     data, judge = digits
     with pytest.raises(ValueError, match="at least 2"):
@@ -80,6 +115,7 @@ def test_measure_samples_writes_both_copies_of_the_card(tmp_path):
     assert after.card["samples"] == json_card["samples"] == quality
     assert quality["n"] == QUALITY_SAMPLES and quality["temperature"] == 1.0
     assert after.card["metrics"] == before.card["metrics"]
+    assert quality["weights_digest"] == tensors_digest(before.tensors)
     for key, tensor in before.tensors.items():
         assert torch.equal(after.tensors[key], tensor)
 
@@ -88,5 +124,7 @@ def test_measure_samples_writes_both_copies_of_the_card(tmp_path):
 def test_shipped_samples_are_measured_and_beat_the_baseline(name):
     q = pretrained_card(name).get("samples")
     assert q is not None, f"run python -m autoreg.pixelcnn.gallery {name}"
+    weights = load_checkpoint(ASSETS / f"{name}.safetensors").tensors
+    assert q["weights_digest"] == tensors_digest(weights), "measured on other weights"
     assert q["n"] == QUALITY_SAMPLES
     assert q["real_reference"] < q["frechet_distance"] < 0.5 * q["baseline_reference"]
