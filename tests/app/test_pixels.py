@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import numpy as np
 import pytest
@@ -139,7 +140,17 @@ def test_erased_test_image_and_box(page):
     assert not at.exception, [e.message for e in at.exception]
 
 
-def test_stop_a_long_generation(open_page, clock):
+def test_stop_a_long_generation(open_page, clock, monkeypatch):
+    from autoreg.pixelcnn import generation
+
+    real = generation.sample_pixels
+
+    def slow(*args, **kwargs):  # the exact sampler draws 784 pixels in well under a second
+        for step in real(*args, **kwargs):
+            time.sleep(0.005)
+            yield step
+
+    monkeypatch.setattr(generation, "sample_pixels", slow)
     clock.finish, clock.limit = False, 2
     at = open_page(PAGE, pixels_model="pixelcnn-mnist28-binary", pixels_n="16")
     at.button(key="pixels_go").click().run()

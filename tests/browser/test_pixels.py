@@ -9,7 +9,7 @@ import pytest
 from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
-MODEL = "pixelcnn-mnist28-binary"  # slow enough on a CPU to catch it mid-generation
+MODEL = "pixelcnn-mnist28-binary"  # 784 pixels: a replay long enough to pause mid-way
 
 
 def progress(page) -> tuple[int, int]:
