@@ -82,15 +82,10 @@ def pixel_markdown_table(assets: Path = ASSETS) -> str:
         nats = m.get("test_nats_per_image")
         base = m.get("baseline_nats_per_image")
         per_image = "–" if nats is None or base is None else f"{nats:.1f} / {base:.1f}"
-        q = card.get("samples")
-        fd = (
-            "–"
-            if q is None
-            else (
-                f"{q['frechet_distance']:.1f} ({q['real_reference']:.1f} / "
-                f"{q['baseline_reference']:.1f})"
-            )
-        )
+        q, fd = card.get("samples"), "–"
+        if q is not None:
+            fd = f"{q['frechet_distance']:.1f} "
+            fd += f"({q['real_reference']:.1f} / {q['baseline_reference']:.1f})"
         rows.append(
             f"| `{name}` ({cfg['kind']}, {cfg['channels']} ch, {cfg['n_blocks']} blocks) | "
             f"{data.get('name', '?')} {cfg['image_size']}×{cfg['image_size']}, "

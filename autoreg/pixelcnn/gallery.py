@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="+", help="shipped model names")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    # One thread: float sums then come out the same on every machine, so the judge and the
+    # One thread: float sums then come out the same from run to run, so the judge and the
     # distances in the cards are reproducible (with 2 threads they moved by about 5%).
     torch.set_num_threads(1)
     for name in args.names:
