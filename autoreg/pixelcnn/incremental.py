@@ -86,9 +86,7 @@ class _BlockCache(NamedTuple):
     rows: _RowWindow  # the mid conv's input, (n, C/2, k//2 + 1, W + 2 * (k//2))
 
 
-def _gate(x: torch.Tensor) -> torch.Tensor:
-    a, b = x.chunk(2, dim=1)  # (n, C) each
-    return torch.tanh(a) * torch.sigmoid(b)
+_gate = GatedLayer._gate  # tanh(a) * sigmoid(b) over the two channel halves
 
 
 class PixelCNNCache:
