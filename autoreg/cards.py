@@ -87,7 +87,8 @@ def pixel_markdown_table(assets: Path = ASSETS) -> str:
             fd = f"{q['frechet_distance']:.1f} "
             fd += f"({q['real_reference']:.1f} / {q['baseline_reference']:.1f})"
         rows.append(
-            f"| `{name}` ({cfg['kind']}, {cfg['channels']} ch, {cfg['n_blocks']} blocks) | "
+            f"| `{name}` ({cfg['kind']}, {cfg['channels']} ch, {cfg['n_blocks']} blocks, "
+            f"{cfg['kernel']}×{cfg['kernel']}) | "
             f"{data.get('name', '?')} {cfg['image_size']}×{cfg['image_size']}, "
             f"{cfg['levels']} levels | {card.get('num_params', 0):,} | "
             f"{m.get('epochs_total', m.get('epochs', '–'))} | {_fmt(m.get('test_bits_per_dim'))} | "
