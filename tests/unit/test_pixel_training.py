@@ -168,3 +168,41 @@ def test_cli_resume_continues_from_checkpoint(tmp_path):
     assert b["config"] == a["config"]
     assert b["metrics"]["epochs_total"] == 2 and b["metrics"]["resumed_from_epochs"] == 1
     assert b["metrics"]["test_bits_per_dim"] < a["metrics"]["test_bits_per_dim"]
+
+
+def test_shift_images_moves_without_wrapping():
+    x = torch.zeros(200, 5, 5, dtype=torch.uint8)
+    x[:, 2, 2] = 3  # one bright pixel in the middle of every image
+    x[:, 0, 4] = 1  # and one in the top-right corner
+    out = T.shift_images(x, 1, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    centre = torch.nonzero(out == 3)  # (image, row, col): exactly one per image
+    assert len(centre) == 200 and torch.equal(centre[:, 0], torch.arange(200))
+    offsets = centre[:, 1:] - 2
+    assert offsets.abs().max() == 1
+    assert len({tuple(o) for o in offsets.tolist()}) == 9  # every offset in [-1, 1]^2 drawn
+    # the corner pixel moves with its image or leaves it; it never wraps to another edge
+    for img, (dy, dx) in zip(out, offsets.tolist(), strict=True):
+        r, c = 0 + dy, 4 + dx
+        inside = 0 <= r < 5 and 0 <= c < 5
+        assert (img == 1).sum() == int(inside)
+        if inside:
+            assert img[r, c] == 1
+
+
+def test_shift_images_is_seeded_and_off_at_zero():
+    x = torch.randint(0, 4, (16, 8, 8), dtype=torch.uint8)
+    assert T.shift_images(x, 0, torch.Generator()) is x
+    a = T.shift_images(x, 2, torch.Generator().manual_seed(5))
+    b = T.shift_images(x, 2, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+def test_augmented_training_learns_and_card_says_so(digits, tmp_path):
+    model = tiny()
+    before = T.evaluate_bits(model, digits.test)
+    tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, augment_shift=1)
+    metrics = T.train(model, digits, tcfg)
+    assert metrics["test_bits_per_dim"] < before - 0.2
+    card = T.make_card(model, digits, tcfg, metrics)
+    assert card["training"]["augment_shift"] == 1 and card["training"]["device"] == "cpu"
