@@ -76,8 +76,10 @@ def measure_samples(
     """Judge ``QUALITY_SAMPLES`` samples of a shipped model and record it in its card.
 
     The card lives twice (the ``.json`` and the safetensors header); both are rewritten
-    together by ``save_checkpoint``, with the weights unchanged. The record names the
-    weights it measured (``weights_digest``), so a retrained model cannot inherit it.
+    together by ``save_checkpoint``, with the weights unchanged, and only when the record
+    changed, so redrawing the grids does not put another copy of the weights in git. The
+    record names the weights it measured (``weights_digest``), so a retrained model cannot
+    inherit it.
     """
     path = assets / f"{name}.safetensors"
     ckpt = load_checkpoint(path)
@@ -92,7 +94,8 @@ def measure_samples(
         "seed": seed,
         "weights_digest": tensors_digest(ckpt.tensors),
     }
-    save_checkpoint(path, ckpt.tensors, {**ckpt.card, "samples": quality})
+    if ckpt.card.get("samples") != quality:  # unchanged: keep the file (and git) as it is
+        save_checkpoint(path, ckpt.tensors, {**ckpt.card, "samples": quality})
     return quality
 
 

@@ -128,3 +128,14 @@ def test_shipped_samples_are_measured_and_beat_the_baseline(name):
     assert q["weights_digest"] == tensors_digest(weights), "measured on other weights"
     assert q["n"] == QUALITY_SAMPLES
     assert q["real_reference"] < q["frechet_distance"] < 0.5 * q["baseline_reference"]
+
+
+def test_measure_samples_leaves_an_unchanged_card_alone(tmp_path):
+    name = "pixelcnn-digits8"
+    for ext in (".safetensors", ".json"):
+        shutil.copy(ASSETS / f"{name}{ext}", tmp_path / f"{name}{ext}")
+    first = measure_samples(name, assets=tmp_path)  # writes the record if it differs
+    files = [tmp_path / f"{name}{ext}" for ext in (".safetensors", ".json")]
+    stamps = [f.stat().st_mtime_ns for f in files]
+    assert measure_samples(name, assets=tmp_path) == first
+    assert [f.stat().st_mtime_ns for f in files] == stamps
