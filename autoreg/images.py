@@ -174,6 +174,20 @@ def native_size(name: str) -> int:
     return DATASETS[name][1]
 
 
+def native_train_images(data: ImageDataset) -> torch.Tensor:
+    """``data``'s training images before resizing and quantising: uint8 0-255, native size.
+
+    Why: augmentations such as a small rotation belong on the full-resolution digit; done
+    on a 16x16 image with 4 levels they would smear it. The rows line up with
+    ``data.train`` (the split does not depend on size or levels); this is checked.
+    """
+    native = load_images(data.name, size=None, levels=256).train  # (N, S, S) uint8
+    again = quantise(resize(native.float() / 255, data.size), data.levels)
+    if not torch.equal(again, data.train):
+        raise ValueError(f"{data.name}'s native images do not match its training images.")
+    return native
+
+
 def load_images(name: str, size: int | None = None, levels: int = 4) -> ImageDataset:
     """Load dataset ``name`` resized to ``size`` (default: native) and quantised."""
     if name not in DATASETS:

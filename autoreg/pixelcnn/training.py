@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from autoreg.images import ImageDataset, load_images
+from autoreg.images import ImageDataset, load_images, native_train_images, quantise, resize
 from autoreg.pixelcnn.models import GatedPixelCNN, PixelCNN, PixelCNNConfig, build_model
 
 
@@ -37,6 +37,7 @@ class PixelTrainConfig:
     seed: int = 0  # initialisation and shuffling
     grad_clip: float = 1.0  # max gradient norm
     augment_shift: int = 0  # shift each training image by up to this many pixels (0: off)
+    augment_affine: bool = False  # small random rotation/scale/shift at native resolution
 
 
 @dataclass
@@ -79,6 +80,35 @@ def shift_images(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     cols = dx[:, None] + torch.arange(w, device=x.device)  # (B, W)
     batch = torch.arange(b, device=x.device)[:, None, None]
     return padded[batch, rows[:, :, None], cols[:, None, :]]
+
+
+def affine_jitter(
+    native: torch.Tensor,
+    gen: torch.Generator,
+    degrees: float = 10.0,
+    scale: float = 0.1,
+    shift: float = 0.1,
+) -> torch.Tensor:
+    """Rotate, scale and move each uint8 image ``[B, S, S]`` a little -> floats in [0, 1].
+
+    Each image draws its own rotation in ``±degrees``, zoom in ``1 ± scale`` and shift in
+    ``±shift`` of the half-width (0.1 is 1.4 pixels at 28x28), uniformly, from ``gen``.
+    Bilinear resampling at full resolution, zeros (background) outside: the result is
+    then pooled and quantised like the dataset itself, so a jittered digit looks like a
+    real one at the model's size. All zeros gives the images back unchanged.
+    """
+    b, s = native.shape[0], native.shape[-1]
+    u = (torch.rand(4, b, generator=gen) * 2 - 1).to(native.device)  # uniform in [-1, 1]
+    angle = u[0] * math.radians(degrees)
+    zoom = 1 + u[1] * scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [torch.stack([cos, -sin, u[2] * shift], -1), torch.stack([sin, cos, u[3] * shift], -1)],
+        1,
+    )  # (B, 2, 3): output coordinates -> input coordinates
+    grid = F.affine_grid(theta, [b, 1, s, s], align_corners=False)
+    x = native.float()[:, None] / 255
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0]
 
 
 @torch.no_grad()
@@ -138,6 +168,7 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     device = next(model.parameters()).device
     images = data.train.to(device)
+    native = native_train_images(data).to(device) if cfg.augment_affine else None
     n = len(images)
     steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
     total = steps_per_epoch * cfg.epochs
@@ -157,7 +188,11 @@ def train(
             lr = lr_at(frac, 1, cfg.lr)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x = images[perm[i * cfg.batch_size : (i + 1) * cfg.batch_size].to(device)]
+            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size].to(device)
+            if native is None:
+                x = images[idx]
+            else:  # jitter the full-size digit, then pool and quantise as the dataset does
+                x = quantise(resize(affine_jitter(native[idx], gen), data.size), data.levels)
             x = shift_images(x, cfg.augment_shift, gen).long()
             loss = model.nll(x)
             opt.zero_grad(set_to_none=True)
@@ -235,6 +270,7 @@ def make_card(
             "lr": tcfg.lr,
             "seed": tcfg.seed,
             "augment_shift": tcfg.augment_shift,
+            "augment_affine": tcfg.augment_affine,
             "device": next(model.parameters()).device.type,
         },
         "metrics": m,
@@ -264,6 +300,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=t.augment_shift,
         help="shift training images by up to K pixels (0: off)",
     )
+    p.add_argument(
+        "--augment-affine",
+        action="store_true",
+        help="jitter training digits at full size: rotation ±10°, zoom ±10%%, shift ±5%%",
+    )
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
@@ -289,6 +330,7 @@ def main(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         seed=args.seed,
         augment_shift=args.augment_shift,
+        augment_affine=args.augment_affine,
     )
     previous: dict = {}
     if args.resume:  # continue a checkpoint: its config wins over the model options

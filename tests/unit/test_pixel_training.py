@@ -206,3 +206,42 @@ def test_augmented_training_learns_and_card_says_so(digits, tmp_path):
     assert metrics["test_bits_per_dim"] < before - 0.2
     card = T.make_card(model, digits, tcfg, metrics)
     assert card["training"]["augment_shift"] == 1 and card["training"]["device"] == "cpu"
+
+
+def test_affine_jitter_of_zero_is_identity_and_small_otherwise():
+    data = load_images("mnist-5k", size=28, levels=256)
+    native = data.train[:32]
+    still = T.affine_jitter(native, torch.Generator(), degrees=0, scale=0, shift=0)
+    assert torch.allclose(still, native.float() / 255, atol=1e-5)
+    moved = T.affine_jitter(native, torch.Generator().manual_seed(0))
+    assert moved.shape == (32, 28, 28) and moved.min() >= 0 and moved.max() <= 1
+    assert not torch.allclose(moved, still, atol=0.1)
+    # still the same digit: ink stays within a pixel or two of where it was
+    ink_before, ink_after = (still > 0.5).float(), (moved > 0.5).float()
+    near = torch.nn.functional.max_pool2d(ink_before[:, None], 7, 1, 3)[:, 0]  # within 3 px
+    assert (ink_after * (1 - near)).sum() < 0.02 * ink_after.sum()
+    again = T.affine_jitter(native, torch.Generator().manual_seed(0))
+    assert torch.equal(moved, again)
+
+
+def test_native_train_images_line_up_with_the_dataset():
+    from autoreg.images import native_train_images, quantise, resize
+
+    data = load_images("mnist-5k", size=16, levels=4)
+    native = native_train_images(data)
+    assert native.shape == (len(data.train), 28, 28) and native.dtype == torch.uint8
+    assert torch.equal(quantise(resize(native.float() / 255, 16), 4), data.train)
+    shuffled = type(data)(data.name, data.train.flip(0), data.test, data.train_labels,
+                          data.test_labels, data.levels)  # fmt: skip
+    with pytest.raises(ValueError, match="do not match"):
+        native_train_images(shuffled)
+
+
+def test_affine_augmented_training_learns(tmp_path):
+    data = load_images("digits-8x8", size=8, levels=4)
+    model = tiny()
+    before = T.evaluate_bits(model, data.test)
+    tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, augment_affine=True)
+    metrics = T.train(model, data, tcfg)
+    assert metrics["test_bits_per_dim"] < before - 0.2
+    assert T.make_card(model, data, tcfg, metrics)["training"]["augment_affine"] is True
