@@ -320,6 +320,8 @@ def main(args: argparse.Namespace) -> int:
     """Train from CLI arguments, print progress, checkpoint after every epoch."""
     from autoreg.checkpoints import save_checkpoint
 
+    if args.augment_shift < 0:
+        raise ValueError(f"--augment-shift must be 0 or more, not {args.augment_shift}.")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -362,6 +364,8 @@ def main(args: argparse.Namespace) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu.")
     model.to(device)
     cfg = model.config
     data = load_images(args.dataset, size=cfg.image_size, levels=cfg.levels)

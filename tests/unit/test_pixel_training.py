@@ -245,3 +245,19 @@ def test_affine_augmented_training_learns(tmp_path):
     metrics = T.train(model, data, tcfg)
     assert metrics["test_bits_per_dim"] < before - 0.2
     assert T.make_card(model, data, tcfg, metrics)["training"]["augment_affine"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--augment-shift", "-1"], "0 or more"), (["--device", "cuda"], "no CUDA GPU")],
+)
+def test_cli_refuses_bad_augmentation_and_missing_gpu(tmp_path, extra, message):
+    if "cuda" in extra and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so --device cuda is valid here")
+    parser = argparse.ArgumentParser()
+    T.add_arguments(parser)
+    common = ["--dataset", "digits-8x8", "--size", "8", "--epochs", "1"]
+    args = parser.parse_args([*common, *extra, "--out", str(tmp_path / "m")])
+    with pytest.raises(ValueError, match=message):
+        T.main(args)
+    assert not (tmp_path / "m.safetensors").exists()
