@@ -93,6 +93,7 @@ class PixelSpec:
     epochs: int = 8
     lr: float = 3e-3
     batch_size: int = 64
+    jitter: bool = False  # rotate, zoom and move each training digit a little (less overfitting)
 
 
 def sequence_params(spec: SequenceSpec, vocab_size: int) -> int:
@@ -262,7 +263,9 @@ def pixel_task(spec: PixelSpec, data: Any = None):
         channels=spec.channels,
         n_blocks=spec.n_blocks,
     )
-    tcfg = PixelTrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr)
+    tcfg = PixelTrainConfig(
+        epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, augment_affine=spec.jitter
+    )
 
     def draw(model, seed: int) -> np.ndarray:
         return sample_images(model, n=8, seed=seed).numpy().astype(np.uint8)
@@ -292,7 +295,8 @@ def run_label(spec: SequenceSpec | PixelSpec, source: str, n: int) -> str:
     """A short, unique name for this session's run number ``n``."""
     if isinstance(spec, SequenceSpec):
         return f"{spec.cell}-{spec.tokenizer}-{source} #{n}"
-    return f"{spec.kind}-{spec.dataset}-{spec.size}px-{spec.levels}levels #{n}"
+    jitter = "-jitter" if spec.jitter else ""
+    return f"{spec.kind}-{spec.dataset}-{spec.size}px-{spec.levels}levels{jitter} #{n}"
 
 
 def spec_dict(spec: SequenceSpec | PixelSpec) -> dict:

@@ -150,13 +150,16 @@ def test_pixel_run_shows_image_samples(open_page):
     at.select_slider(key="train_channels").set_value(16).run()
     at.slider(key="train_blocks").set_value(1).run()
     at.slider(key="train_pixel_epochs").set_value(1).run()
+    at.toggle(key="train_jitter").set_value(True).run()
     at.button(key="train_start").click().run()
     job = run_until_finished(at)
     assert job.state == "done", job.error
     assert at.get("image"), "no sample grid"
     assert "test" in [t["name"] for t in chart_spec(at)["data"]]
     name = "session:" + job.label
-    assert at.session_state[SESSION_MODELS][name].card["kind"] == "pixelcnn"
+    card = at.session_state[SESSION_MODELS][name].card
+    assert card["kind"] == "pixelcnn" and card["training"]["augment_affine"] is True
+    assert "-jitter" in job.label
 
 
 def test_checkpoint_upload_bad_and_good(open_page):

@@ -88,3 +88,5 @@ def test_sample_text_is_reproducible_and_restores_train_mode():
 def test_run_labels_are_distinct():
     assert lab.run_label(lab.SequenceSpec(), "python-docs", 1) == "lstm-char-python-docs #1"
     assert lab.run_label(lab.PixelSpec(), "", 2) == "pixelcnn-mnist-5k-16px-4levels #2"
+    jittered = lab.PixelSpec(jitter=True)
+    assert lab.run_label(jittered, "", 3) == "pixelcnn-mnist-5k-16px-4levels-jitter #3"
