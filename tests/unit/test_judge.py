@@ -10,7 +10,7 @@ import torch
 
 from autoreg.checkpoints import load_checkpoint, tensors_digest
 from autoreg.images import load_images
-from autoreg.pixelcnn.gallery import QUALITY_SAMPLES, measure_samples
+from autoreg.pixelcnn.gallery import QUALITY_SAMPLES, QUALITY_SEEDS, measure_samples
 from autoreg.pixelcnn.judge import (
     baseline_samples,
     frechet_distance,
@@ -114,6 +114,9 @@ def test_measure_samples_writes_both_copies_of_the_card(tmp_path):
     json_card = json.loads((tmp_path / f"{name}.json").read_text())
     assert after.card["samples"] == json_card["samples"] == quality
     assert quality["n"] == QUALITY_SAMPLES and quality["temperature"] == 1.0
+    distances = quality["frechet_distances"]
+    assert len(distances) == len(QUALITY_SEEDS) == len(set(distances))  # distinct sample sets
+    assert quality["frechet_distance"] == pytest.approx(sum(distances) / len(distances), abs=0.05)
     assert after.card["metrics"] == before.card["metrics"]
     assert quality["weights_digest"] == tensors_digest(before.tensors)
     for key, tensor in before.tensors.items():
@@ -126,7 +129,7 @@ def test_shipped_samples_are_measured_and_beat_the_baseline(name):
     assert q is not None, f"run python -m autoreg.pixelcnn.gallery {name}"
     weights = load_checkpoint(ASSETS / f"{name}.safetensors").tensors
     assert q["weights_digest"] == tensors_digest(weights), "measured on other weights"
-    assert q["n"] == QUALITY_SAMPLES
+    assert q["n"] == QUALITY_SAMPLES and q["seeds"] == list(QUALITY_SEEDS)
     assert q["real_reference"] < q["frechet_distance"] < 0.5 * q["baseline_reference"]
 
 
