@@ -247,9 +247,48 @@ def test_affine_augmented_training_learns(tmp_path):
     assert T.make_card(model, data, tcfg, metrics)["training"]["augment_affine"] is True
 
 
+def test_weight_average_is_the_warmed_up_ema_of_the_raw_steps(digits):
+    """Recompute the average by hand from the raw weights after every step."""
+    model = tiny()
+    params = list(model.parameters())
+    average = [p.detach().clone() for p in params]
+    saved, decay = [], 0.9
+
+    def on_step(_s):  # the raw weights the optimiser just produced
+        nonlocal average
+        d = min(decay, (1 + len(saved)) / (10 + len(saved)))
+        average = [d * a + (1 - d) * p.detach() for a, p in zip(average, params, strict=True)]
+        saved.append(None)
+
+    epoch_weights = []
+
+    def on_epoch(_epoch, _bits):  # what a checkpoint would store
+        epoch_weights.append([p.detach().clone() for p in params])
+
+    tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, ema=decay)
+    metrics = T.train(model, digits, tcfg, on_step=on_step, on_epoch=on_epoch)
+    for p, a, e in zip(params, average, epoch_weights[-1], strict=True):
+        torch.testing.assert_close(p.detach(), a, rtol=0, atol=1e-6)
+        torch.testing.assert_close(e, a, rtol=0, atol=1e-6)
+    assert metrics["test_bits_per_dim"] == pytest.approx(T.evaluate_bits(model, digits.test))
+    raw = tiny()  # the same run without the average ends on different weights
+    T.train(raw, digits, T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3))
+    assert (raw.out.weight - model.out.weight).abs().max() > 1e-3
+    assert T.make_card(model, digits, tcfg, metrics)["training"]["ema"] == decay
+
+
+def test_weight_average_refuses_a_bad_decay():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        T.WeightAverage(tiny(), 1.0)
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--augment-shift", "-1"], "0 or more"), (["--device", "cuda"], "no CUDA GPU")],
+    [
+        (["--augment-shift", "-1"], "0 or more"),
+        (["--ema", "1.5"], "decay in"),
+        (["--device", "cuda"], "no CUDA GPU"),
+    ],
 )
 def test_cli_refuses_bad_augmentation_and_missing_gpu(tmp_path, extra, message):
     if "cuda" in extra and torch.cuda.is_available():
