@@ -113,7 +113,6 @@ def affine_jitter(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0]
 
 
-@torch.no_grad()
 class WeightAverage:
     """An exponential moving average of a model's parameters (Polyak averaging).
 
@@ -158,6 +157,7 @@ class WeightAverage:
             p.copy_(a)
 
 
+@torch.no_grad()
 def evaluate_bits(model: PixelCNN | GatedPixelCNN, images: torch.Tensor, batch: int = 256) -> float:
     """Mean test NLL in bits per dimension over all ``images`` (restores train mode)."""
     was_training = model.training

@@ -63,6 +63,14 @@ def test_eval_restores_train_mode(digits):
     assert model.training
 
 
+def test_evaluation_builds_no_autograd_graph(digits):
+    model = tiny()
+    seen = []
+    model.register_forward_hook(lambda *_: seen.append(torch.is_grad_enabled()))
+    T.evaluate_bits(model, digits.test[:8])
+    assert seen == [False]
+
+
 def test_mismatched_dataset_raises(digits):
     model = build_model(PixelCNNConfig(image_size=16, channels=8, n_blocks=0, first_kernel=3))
     with pytest.raises(ValueError, match="expects 16x16"):
