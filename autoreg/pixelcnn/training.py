@@ -15,7 +15,7 @@ import argparse
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +117,10 @@ class WeightAverage:
     """An exponential moving average of a model's parameters (Polyak averaging).
 
     PixelCNN++ evaluates and samples with such an average (decay 0.9995): the weights
-    of the last steps jitter around a minimum, and their average sits closer to it, so
-    test likelihood and samples improve at no extra training cost. The decay warms up as
+    of the last steps jitter around a minimum, and their average sits closer to it. It
+    matters most while the learning rate is still high (the README's 16×16 resume: FD 82
+    raw, 61 averaged at the same step); once a cosine schedule has decayed, the raw
+    weights have mostly caught up. The decay warms up as
     ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates, so the average of a fresh
     run is not dominated by its random initialisation.
     """
@@ -127,7 +129,7 @@ class WeightAverage:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"The weight-average decay must be between 0 and 1, not {decay}.")
         self.decay = decay
-        self.params = [p for p in model.parameters()]
+        self.params = list(model.parameters())
         self.average = [p.detach().clone() for p in self.params]
         self.updates = 0
 
@@ -135,11 +137,12 @@ class WeightAverage:
     def update(self) -> None:
         """Fold the current parameters into the average (call after each optimiser step)."""
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - d)
+        for a, p in zip(self.average, self.params, strict=True):
+            a.lerp_(p, 1.0 - d)
         self.updates += 1
 
     @contextmanager
-    def applied(self):
+    def applied(self) -> Iterator[None]:
         """Inside the block the model holds the averaged weights; the raw ones come back after."""
         raw = [p.detach().clone() for p in self.params]
         self.copy_to_model()
