@@ -260,13 +260,12 @@ def test_weight_average_is_the_warmed_up_ema_of_the_raw_steps(digits):
     model = tiny()
     params = list(model.parameters())
     average = [p.detach().clone() for p in params]
-    saved, decay = [], 0.9
+    decay = 0.9
 
-    def on_step(_s):  # the raw weights the optimiser just produced
+    def on_step(s):  # the raw weights the optimiser just produced; s.step counts from 1
         nonlocal average
-        d = min(decay, (1 + len(saved)) / (10 + len(saved)))
+        d = min(decay, s.step / (9 + s.step))
         average = [d * a + (1 - d) * p.detach() for a, p in zip(average, params, strict=True)]
-        saved.append(None)
 
     epoch_weights = []
 
