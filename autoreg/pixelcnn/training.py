@@ -128,7 +128,9 @@ def block_dropout(model: PixelCNN | GatedPixelCNN, p: float) -> Iterator[None]:
         raise ValueError(f"dropout must be in [0, 1), e.g. 0.1, not {p}.")
     blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
     if p and not blocks:
-        raise ValueError("dropout acts inside the plain PixelCNN's residual blocks; this has none.")
+        raise ValueError(
+            "dropout acts inside the plain PixelCNN's residual blocks; a gated model has none."
+        )
 
     def drop(conv: torch.nn.Module, args: tuple) -> tuple:
         return (F.dropout(args[0], p, conv.training),)

@@ -284,6 +284,43 @@ def test_weight_average_is_the_warmed_up_ema_of_the_raw_steps(digits):
     assert T.make_card(model, digits, tcfg, metrics)["training"]["ema"] == decay
 
 
+def test_block_dropout_acts_only_in_train_mode_inside_its_context(digits):
+    model = tiny()
+    x = digits.train[:16].long()
+    model.eval()
+    ref = model(x)
+    with T.block_dropout(model, 0.5):
+        assert torch.equal(model(x), ref)  # eval mode: the identity
+        model.train()
+        assert not torch.equal(model(x), model(x))  # train mode: features are dropped
+    assert torch.equal(model(x), model(x))  # context left: deterministic again
+    assert all(not m._forward_pre_hooks for m in model.modules())
+    model.eval()
+    assert torch.equal(model(x), ref)
+
+
+def test_dropout_training_learns_changes_the_result_and_card_says_so(digits):
+    def run(p):
+        model = tiny()
+        tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, dropout=p)
+        return model, tcfg, T.train(model, digits, tcfg)
+
+    before = T.evaluate_bits(tiny(), digits.test)
+    plain, _, _ = run(0.0)
+    model, tcfg, metrics = run(0.3)
+    assert metrics["test_bits_per_dim"] < before - 0.2
+    assert T.make_card(model, digits, tcfg, metrics)["training"]["dropout"] == 0.3
+    assert not torch.equal(model.out.weight, plain.out.weight)
+    assert all(not m._forward_pre_hooks for m in model.modules())
+
+
+def test_dropout_is_refused_out_of_range_and_for_gated_models(digits):
+    with pytest.raises(ValueError, match="dropout must be in"):
+        T.train(tiny(), digits, T.PixelTrainConfig(epochs=1, dropout=1.0))
+    with pytest.raises(ValueError, match="residual blocks"):
+        T.train(tiny("gated"), digits, T.PixelTrainConfig(epochs=1, dropout=0.1))
+
+
 def test_weight_average_refuses_a_bad_decay():
     with pytest.raises(ValueError, match="between 0 and 1"):
         T.WeightAverage(tiny(), 1.0)
@@ -294,6 +331,8 @@ def test_weight_average_refuses_a_bad_decay():
     [
         (["--augment-shift", "-1"], "0 or more"),
         (["--ema", "1.5"], "decay in"),
+        (["--dropout", "-0.1"], "dropout must be in"),
+        (["--model", "gated", "--dropout", "0.1"], "residual blocks"),
         (["--device", "cuda"], "no CUDA GPU"),
     ],
 )
