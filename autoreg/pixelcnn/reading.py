@@ -1,0 +1,172 @@
+"""A blind reading test: does a person read a model's samples as digits?
+
+The Fréchet distance (``judge.py``) compares samples with real digits through a
+classifier's features; it does not ask whether someone can name the digit. Here the
+question is asked directly and without bias. :func:`reading_sheet` shuffles images from
+several sources (real test digits, samples of each model) into one labelled grid and
+keeps the key apart. A reader who sees only the picture names each cell's digit or
+writes ``X``; :func:`score_reading` then counts, per source, the cells read as a digit.
+Real digits in the same sheet show how strict the reader was.
+
+``python -m autoreg.pixelcnn.reading sheet --models pixelcnn-mnist16 gated-mnist16
+--out runs/reading`` writes ``sheet.png``, ``brief.txt`` and ``key.json``; give a reader
+the PNG and the brief only, collect ``{"A0": "7", "A1": "X", ...}`` as JSON, then run ``python -m
+autoreg.pixelcnn.reading score runs/reading/key.json answers.json ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import string
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from autoreg.images import load_images
+from autoreg.pixelcnn.sampling import sample_images
+from autoreg.pretrained import load_pretrained, pretrained_card
+
+ANSWERS = set("0123456789X")  # a digit, or X: not a digit a reader would name at once
+COLS = 10
+ROWS = string.ascii_uppercase
+READER_BRIEF = """\
+This is a legibility test of small handwritten-digit images. The picture is a grid of
+cells: rows are labelled with letters on the left, columns with digits 0-9 on top. Each
+cell holds one small image (white ink on black).
+
+For every cell, write what you read: a single digit 0-9 if the cell shows a handwritten
+digit that a typical person would read the same way without hesitation, or X if it is
+not a recognisable digit (a scribble, a broken fragment, a blob, or something you could
+only guess at). Be strict: if you hesitate between two readings or have to squint to see
+a digit, write X. Look at each cell on its own.
+
+Answer as JSON: an object that maps every cell name to its answer, {"A0": "7", "A1": "X",
+...}.
+"""  # what each reader is told, word for word, besides where the picture is
+
+
+@dataclass
+class ReadingSheet:
+    """Images to read, in the shuffled order of the grid, with the hidden key."""
+
+    images: torch.Tensor  # (N, H, W) integer levels
+    levels: int
+    cells: list[str]  # "A0", "A1", ...: row letter, column digit
+    sources: list[str]  # the key: where each cell's image came from
+
+    def key(self) -> dict[str, str]:
+        """Cell name -> source, what :func:`score_reading` needs (keep it from the reader)."""
+        return dict(zip(self.cells, self.sources, strict=True))
+
+    def picture(self):
+        """The grid as a PIL image with row letters and column digits in the margin."""
+        from PIL import Image, ImageDraw
+
+        from autoreg.pixelcnn.gallery import grid
+
+        size = self.images.shape[-1]
+        cell = size * max(1, round(64 / size))  # whole screen pixels per image pixel
+        pad, margin = 6, 30
+        body = grid(self.images, self.levels, cols=COLS, cell=cell, pad=pad)
+        page = Image.new("L", (body.width + margin, body.height + margin), 255)
+        page.paste(body, (margin, margin))
+        draw = ImageDraw.Draw(page)
+        step = cell + pad
+        for c in range(COLS):
+            draw.text((margin + pad + c * step + cell // 2 - 3, 10), str(c), fill=0)
+        for r in range(len(self.images) // COLS):
+            draw.text((10, margin + pad + r * step + cell // 2 - 5), ROWS[r], fill=0)
+        return page.resize((page.width * 3 // 2, page.height * 3 // 2), Image.NEAREST)
+
+
+def reading_sheet(sources: dict[str, torch.Tensor], levels: int, seed: int = 0) -> ReadingSheet:
+    """Shuffle every source's images into one sheet; the key records which is which."""
+    labelled = [(name, img) for name, imgs in sources.items() for img in imgs]
+    if not labelled or len(labelled) % COLS or len(labelled) > COLS * len(ROWS):
+        raise ValueError(
+            f"A sheet holds whole rows of {COLS}, at most {len(ROWS)} rows; got {len(labelled)}."
+        )
+    order = torch.randperm(len(labelled), generator=torch.Generator().manual_seed(seed))
+    labelled = [labelled[i] for i in order.tolist()]
+    cells = [f"{ROWS[i // COLS]}{i % COLS}" for i in range(len(labelled))]
+    images = torch.stack([img for _, img in labelled])
+    return ReadingSheet(images, levels, cells, [name for name, _ in labelled])
+
+
+def score_reading(key: dict[str, str], answers: dict[str, str]) -> dict[str, dict]:
+    """Per source: cells shown, cells read as a digit, and that share."""
+    missing = sorted(set(key) - set(answers), key=_cell_order)
+    extra = sorted(set(answers) - set(key))
+    bad = sorted(c for c, a in answers.items() if str(a).strip().upper() not in ANSWERS)
+    if missing or extra or bad:
+        raise ValueError(
+            "Answers must name every cell of the sheet once, each as a digit 0-9 or X: "
+            f"missing {missing[:5]}, unknown {extra[:5]}, not a digit or X {bad[:5]}."
+        )
+    result: dict[str, dict] = {}
+    for cell, source in key.items():
+        r = result.setdefault(source, {"shown": 0, "read": 0})
+        r["shown"] += 1
+        r["read"] += str(answers[cell]).strip().upper() != "X"
+    for r in result.values():
+        r["share"] = round(r["read"] / r["shown"], 3)
+    return result
+
+
+def _cell_order(cell: str) -> tuple[int, int]:
+    return ROWS.index(cell[0]), int(cell[1:])
+
+
+def models_sheet(models: list[str], n: int, n_real: int, seed: int) -> ReadingSheet:
+    """Samples of shipped models (same data setting) and real test digits, shuffled."""
+    cards = [pretrained_card(m) for m in models]
+    settings = {
+        (c["dataset"]["name"], c["config"]["image_size"], c["config"]["levels"]) for c in cards
+    }
+    if len(settings) != 1:
+        raise ValueError(f"Put models of one data setting on a sheet; these have {settings}.")
+    (dataset, size, levels) = settings.pop()
+    test = load_images(dataset, size=size, levels=levels).test
+    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n_real]
+    sources = {"real": test[pick]}
+    for name in models:
+        sources[name] = sample_images(load_pretrained(name), n=n, seed=seed)
+    return reading_sheet(sources, levels, seed=seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autoreg.pixelcnn.reading")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sheet", help="sheet.png, brief.txt for the reader; key.json kept apart")
+    s.add_argument("--models", nargs="+", required=True, help="shipped models of one data set")
+    s.add_argument("--n", type=int, default=40, help="samples per model")
+    s.add_argument("--real", type=int, default=20, help="real test digits on the sheet")
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--out", required=True, help="folder for sheet.png and key.json")
+    c = sub.add_parser("score", help="count, per source, the cells read as digits")
+    c.add_argument("key")
+    c.add_argument("answers", nargs="+", help="one JSON file per reader")
+    args = parser.parse_args(argv)
+    if args.command == "sheet":
+        torch.set_num_threads(1)
+        sheet = models_sheet(args.models, args.n, args.real, args.seed)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        sheet.picture().save(out / "sheet.png")
+        (out / "brief.txt").write_text(READER_BRIEF)
+        (out / "key.json").write_text(json.dumps(sheet.key()))
+        print(out / "sheet.png", "for the reader;", out / "key.json", "kept apart")
+        return 0
+    key = json.loads(Path(args.key).read_text())
+    for path in args.answers:
+        scores = score_reading(key, json.loads(Path(path).read_text()))
+        for source, r in scores.items():
+            print(f"{path}\t{source}\t{r['read']}/{r['shown']}\t{r['share']:.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The blind reading test: sheets hide their sources, scores count what readers named."""
+
+import json
+
+import pytest
+import torch
+
+from autoreg.pixelcnn import reading as R
+
+
+def sources():
+    return {
+        "real": torch.zeros(20, 8, 8, dtype=torch.long),
+        "model": torch.full((30, 8, 8), 3, dtype=torch.long),
+    }
+
+
+def test_sheet_shuffles_every_image_in_once_and_keeps_the_key():
+    sheet = R.reading_sheet(sources(), levels=4, seed=0)
+    assert sheet.cells[:11] == [f"A{i}" for i in range(10)] + ["B0"]
+    assert len(sheet.cells) == len(set(sheet.cells)) == 50
+    assert sheet.sources.count("real") == 20 and sheet.sources.count("model") == 30
+    assert sheet.sources[:20] != ["real"] * 20  # mixed, not in blocks
+    for img, src in zip(sheet.images, sheet.sources, strict=True):  # the key tells the truth
+        assert int(img.max()) == (0 if src == "real" else 3)
+    again = R.reading_sheet(sources(), levels=4, seed=0)
+    assert again.sources == sheet.sources  # seeded
+    assert R.reading_sheet(sources(), levels=4, seed=1).sources != sheet.sources
+
+
+def test_sheet_picture_has_a_margin_for_labels_and_whole_pixels():
+    picture = R.reading_sheet(sources(), levels=4, seed=0).picture()
+    # 10 columns of 64 px (8 px images at 8x) with 6 px gaps, a 30 px margin, then 1.5x
+    assert picture.size == ((30 + 10 * 70 + 6) * 3 // 2, (30 + 5 * 70 + 6) * 3 // 2)
+
+
+def test_sheet_refuses_part_rows():
+    with pytest.raises(ValueError, match="whole rows of 10"):
+        R.reading_sheet({"real": torch.zeros(7, 8, 8, dtype=torch.long)}, levels=4)
+
+
+def test_score_counts_cells_read_as_digits_per_source():
+    key = {"A0": "real", "A1": "real", "A2": "model", "A3": "model", "A4": "model"}
+    answers = {"A0": "7", "A1": "x", "A2": "3", "A3": "X", "A4": " 0 "}
+    scores = R.score_reading(key, answers)
+    assert scores == {
+        "real": {"shown": 2, "read": 1, "share": 0.5},
+        "model": {"shown": 3, "read": 2, "share": 0.667},
+    }
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"A0": "7"}, "missing \\['A1'\\]"),
+        ({"A0": "7", "A1": "1", "Z9": "2"}, "unknown \\['Z9'\\]"),
+        ({"A0": "seven", "A1": "1"}, "not a digit or X \\['A0'\\]"),
+    ],
+)
+def test_score_refuses_incomplete_or_odd_answers(answers, message):
+    with pytest.raises(ValueError, match=message):
+        R.score_reading({"A0": "real", "A1": "model"}, answers)
+
+
+def test_cli_writes_sheet_brief_and_key_then_scores(tmp_path, capsys):
+    out = tmp_path / "sheet"
+    args = ["sheet", "--models", "pixelcnn-digits8", "--n", "10", "--real", "10"]
+    assert R.main([*args, "--seed", "3", "--out", str(out)]) == 0
+    key = json.loads((out / "key.json").read_text())
+    assert sorted(key.values()) == ["pixelcnn-digits8"] * 10 + ["real"] * 10
+    assert (out / "brief.txt").read_text() == R.READER_BRIEF
+    assert (out / "sheet.png").stat().st_size > 0
+    answers = tmp_path / "reader.json"
+    answers.write_text(json.dumps({c: ("X" if s == "real" else "1") for c, s in key.items()}))
+    assert R.main(["score", str(out / "key.json"), str(answers)]) == 0
+    printed = capsys.readouterr().out
+    assert "real\t0/10\t0%" in printed and "pixelcnn-digits8\t10/10\t100%" in printed
+
+
+def test_cli_refuses_models_of_different_data():
+    with pytest.raises(ValueError, match="one data setting"):
+        R.models_sheet(["pixelcnn-digits8", "pixelcnn-mnist16"], n=10, n_real=10, seed=0)
