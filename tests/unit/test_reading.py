@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from autoreg.pixelcnn import reading as R
+from autoreg.pretrained import ASSETS
 
 
 def sources():
@@ -80,3 +81,24 @@ def test_cli_writes_sheet_brief_and_key_then_scores(tmp_path, capsys):
 def test_cli_refuses_models_of_different_data():
     with pytest.raises(ValueError, match="one data setting"):
         R.models_sheet(["pixelcnn-digits8", "pixelcnn-mnist16"], n=10, n_real=10, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("data", "models"),
+    [
+        ("mnist16", ["pixelcnn-mnist16", "gated-mnist16"]),
+        ("mnist28-binary", ["pixelcnn-mnist28-binary", "gated-mnist28-binary"]),
+    ],
+)
+def test_committed_readings_are_of_the_shipped_weights_and_the_readme_reports_them(data, models):
+    """New weights change the samples: then this fails until the sheet is read again."""
+    folder = ASSETS / "reading" / data
+    key = json.loads((folder / "key.json").read_text())
+    assert R.models_sheet(models, n=40, n_real=20, seed=7).key() == key
+    readers = [json.loads(p.read_text()) for p in sorted(folder.glob("reader-*.json"))]
+    assert len(readers) == 2
+    readme = (ASSETS.parent / "README.md").read_text()
+    for source in ["real", *models]:
+        scores = [R.score_reading(key, answers)[source] for answers in readers]
+        row = f"| {data} | `{source}` | " + " | ".join(f"{s['read']}/{s['shown']}" for s in scores)
+        assert row + " |" in readme
