@@ -9,9 +9,9 @@ writes ``X``; :func:`score_reading` then counts, per source, the cells read as a
 Real digits in the same sheet show how strict the reader was.
 
 ``python -m autoreg.pixelcnn.reading sheet --models pixelcnn-mnist16 gated-mnist16
---out runs/reading`` writes ``sheet.png``, ``brief.txt`` and ``key.json``; give a reader
-the PNG and the brief only, collect ``{"A0": "7", "A1": "X", ...}`` as JSON, then run ``python -m
-autoreg.pixelcnn.reading score runs/reading/key.json answers.json ...``.
+--out runs/reading`` writes ``sheet.png``, ``brief.txt`` and ``key.json``. Give a reader
+the PNG and the brief only and collect ``{"A0": "7", "A1": "X", ...}`` as JSON; then
+``python -m autoreg.pixelcnn.reading score runs/reading/key.json answers.json ...``.
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ def reading_sheet(sources: dict[str, torch.Tensor], levels: int, seed: int = 0) 
 
 def score_reading(key: dict[str, str], answers: dict[str, str]) -> dict[str, dict]:
     """Per source: cells shown, cells read as a digit, and that share."""
+    if not isinstance(answers, dict):
+        raise ValueError('Answers must be a JSON object of cell -> answer: {"A0": "7", ...}.')
     missing = sorted(set(key) - set(answers), key=_cell_order)
     extra = sorted(set(answers) - set(key))
     bad = sorted(c for c, a in answers.items() if str(a).strip().upper() not in ANSWERS)

@@ -56,6 +56,7 @@ def test_score_counts_cells_read_as_digits_per_source():
         ({"A0": "7"}, "missing \\['A1'\\]"),
         ({"A0": "7", "A1": "1", "Z9": "2"}, "unknown \\['Z9'\\]"),
         ({"A0": "seven", "A1": "1"}, "not a digit or X \\['A0'\\]"),
+        (["7", "1"], "JSON object"),
     ],
 )
 def test_score_refuses_incomplete_or_odd_answers(answers, message):
