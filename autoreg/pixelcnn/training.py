@@ -120,16 +120,17 @@ def block_dropout(model: PixelCNN | GatedPixelCNN, p: float) -> Iterator[None]:
     """Drop features inside every residual block while training, as PixelCNN++ does.
 
     With 4,500 training digits the plain PixelCNN overfits. Dropout on the input of each
-    block's masked 3x3 convolution regularises it without changing the architecture:
+    block's masked k×k convolution regularises it without changing the architecture:
     it is a forward pre-hook that exists only inside this context and is the identity in
     eval mode, so the saved weights, the fast sampler and the pages see the plain model.
+    Its masks come from torch's global generator: seed it (the CLI does) to repeat a run.
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout must be in [0, 1), e.g. 0.1, not {p}.")
     blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
     if p and not blocks:
         raise ValueError(
-            "dropout acts inside the plain PixelCNN's residual blocks; a gated model has none."
+            "dropout acts inside a plain PixelCNN's residual blocks; this model has none."
         )
 
     def drop(conv: torch.nn.Module, args: tuple) -> tuple:
@@ -435,6 +436,8 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--augment-shift must be 0 or more, not {args.augment_shift}.")
     if not 0.0 <= args.ema < 1.0:
         raise ValueError(f"--ema must be a decay in [0, 1), e.g. 0.9995, not {args.ema}.")
+    if not 0.0 <= args.dropout < 1.0:
+        raise ValueError(f"--dropout must be in [0, 1), e.g. 0.1, not {args.dropout}.")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -312,6 +312,22 @@ def test_dropout_training_learns_changes_the_result_and_card_says_so(digits):
     assert T.make_card(model, digits, tcfg, metrics)["training"]["dropout"] == 0.3
     assert not torch.equal(model.out.weight, plain.out.weight)
     assert all(not m._forward_pre_hooks for m in model.modules())
+    # the test NLL it reports was measured without dropout: it is the model's own
+    assert metrics["test_bits_per_dim"] == pytest.approx(T.evaluate_bits(model, digits.test))
+
+
+def test_dropout_with_ema_reports_the_average_and_hooks_go_even_on_error(digits):
+    model = tiny()
+    tcfg = T.PixelTrainConfig(epochs=1, batch_size=64, lr=3e-3, dropout=0.3, ema=0.9)
+    metrics = T.train(model, digits, tcfg)
+    assert metrics["test_bits_per_dim"] == pytest.approx(T.evaluate_bits(model, digits.test))
+
+    def fail(step):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        T.train(model, digits, tcfg, on_step=fail)
+    assert all(not m._forward_pre_hooks for m in model.modules())
 
 
 def test_dropout_is_refused_out_of_range_and_for_gated_models(digits):

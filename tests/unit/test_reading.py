@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from autoreg.pixelcnn import reading as R
 from autoreg.pretrained import ASSETS
@@ -95,7 +97,10 @@ def test_committed_readings_are_of_the_shipped_weights_and_the_readme_reports_th
     """New weights change the samples: then this fails until the sheet is read again."""
     folder = ASSETS / "reading" / data
     key = json.loads((folder / "key.json").read_text())
-    assert R.models_sheet(models, n=40, n_real=20, seed=7).key() == key
+    sheet = R.models_sheet(models, n=40, n_real=20, seed=7)
+    assert sheet.key() == key
+    with Image.open(folder / "sheet.png") as read:  # what the readers saw: today's samples
+        assert np.array_equal(np.asarray(sheet.picture()), np.asarray(read))
     readers = [json.loads(p.read_text()) for p in sorted(folder.glob("reader-*.json"))]
     assert len(readers) == 2
     readme = (ASSETS.parent / "README.md").read_text()
