@@ -255,6 +255,48 @@ def test_affine_augmented_training_learns(tmp_path):
     assert T.make_card(model, data, tcfg, metrics)["training"]["augment_affine"] is True
 
 
+def test_elastic_field_is_smooth_seeded_and_scaled():
+    field = T.elastic_field(64, 28, alpha=20, sigma=4, gen=torch.Generator().manual_seed(0))
+    assert field.shape == (64, 28, 28, 2)
+    px = field * 28 / 2  # grid units -> pixels
+    assert abs(px.mean()) < 0.1 and 0.3 < px.std() < 2.0  # about a pixel of wobble
+    # smooth: neighbouring pixels move almost together (raw noise would not, r = 0)
+    a, b = px[:, :, :-1].flatten(), px[:, :, 1:].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9
+    again = T.elastic_field(64, 28, alpha=20, sigma=4, gen=torch.Generator().manual_seed(0))
+    assert torch.equal(field, again)
+    double = T.elastic_field(64, 28, alpha=40, sigma=4, gen=torch.Generator().manual_seed(0))
+    assert torch.allclose(double, 2 * field)
+
+
+def test_elastic_warp_bends_strokes_but_keeps_the_digit():
+    native = load_images("mnist-5k", size=28, levels=256).train[:32]
+    still = T.affine_jitter(native, torch.Generator(), degrees=0, scale=0, shift=0)
+    cfg = T.PixelTrainConfig(augment_elastic=20)  # elastic alone: no rotation, zoom, shift
+    warped = T.jittered(native, cfg, torch.Generator().manual_seed(0))
+    assert warped.shape == (32, 28, 28) and warped.min() >= 0 and warped.max() <= 1
+    assert not torch.allclose(warped, still, atol=0.1)
+    ink_before, ink_after = (still > 0.5).float(), (warped > 0.5).float()
+    near = torch.nn.functional.max_pool2d(ink_before[:, None], 7, 1, 3)[:, 0]  # within 3 px
+    assert (ink_after * (1 - near)).sum() < 0.02 * ink_after.sum()
+    plain = T.jittered(native, T.PixelTrainConfig(), torch.Generator().manual_seed(0))
+    assert torch.allclose(plain, still, atol=1e-5)  # no augmentation asked: unchanged
+
+
+def test_elastic_augmented_training_learns_and_is_recorded():
+    data = load_images("digits-8x8", size=8, levels=4)
+    model = tiny()
+    before = T.evaluate_bits(model, data.test)
+    tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, augment_elastic=3)
+    metrics = T.train(model, data, tcfg)
+    assert metrics["test_bits_per_dim"] < before - 0.2
+    assert T.make_card(model, data, tcfg, metrics)["training"]["augment_elastic"] == 3
+    unwarped = tiny()  # same initialisation and shuffling, no warp: other weights
+    T.train(unwarped, data, T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3))
+    w, u = model.state_dict(), unwarped.state_dict()
+    assert any(not torch.allclose(w[k], u[k]) for k in w)
+
+
 def test_weight_average_is_the_warmed_up_ema_of_the_raw_steps(digits):
     """Recompute the average by hand from the raw weights after every step."""
     model = tiny()
@@ -346,6 +388,7 @@ def test_weight_average_refuses_a_bad_decay():
     ("extra", "message"),
     [
         (["--augment-shift", "-1"], "0 or more"),
+        (["--augment-elastic", "-2"], "elastic must be 0 or more"),
         (["--ema", "1.5"], "decay in"),
         (["--dropout", "-0.1"], "dropout must be in"),
         (["--model", "gated", "--dropout", "0.1"], "residual blocks"),
