@@ -12,6 +12,8 @@ Real digits in the same sheet show how strict the reader was.
 --out runs/reading`` writes ``sheet.png``, ``brief.txt`` and ``key.json``. Give a reader
 the PNG and the brief only and collect ``{"A0": "7", "A1": "X", ...}`` as JSON; then
 ``python -m autoreg.pixelcnn.reading score runs/reading/key.json answers.json ...``.
+``... reading grids --out runs/grids`` asks about the README's own sample grids, judged
+whole, shuffled among real and baseline grids (:func:`readme_grids`, ``GRID_BRIEF``).
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ import string
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from autoreg.images import load_images
 from autoreg.pixelcnn.sampling import sample_images
-from autoreg.pretrained import load_pretrained, pretrained_card
+from autoreg.pretrained import ASSETS, load_pretrained, pretrained_card
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ANSWERS = set("0123456789X")  # a digit, or X: not a digit a reader would name at once
 COLS = 10
@@ -46,6 +52,29 @@ a digit, write X. Look at each cell on its own.
 Answer as JSON: an object that maps every cell name to its answer, {"A0": "7", "A1": "X",
 ...}.
 """  # what each reader is told, word for word, besides where the picture is
+
+
+GRID_BRIEF = """\
+Eight pictures: grid1.png ... grid8.png. Each is one grid of 16 small images (white on
+black), shown as 2 rows of 8. Look only at these eight PNG files: do not open or search
+any other file or folder.
+
+For each grid, give:
+1. count: how many of its 16 cells show a handwritten digit that you would name at once,
+   without hesitating between two readings (0-16).
+2. verdict: "yes" or "no" to the statement "this grid shows recognisable handwritten
+   digits". Judge it as a person would who is shown the grid and asked what it shows.
+3. reason: one short sentence.
+
+Judge each grid on its own. Answer as JSON only:
+{"grid1": {"count": 11, "verdict": "yes", "reason": "..."}, ..., "grid8": {...}}
+"""  # the grid-level test: the README's own sample grids, judged whole
+README_GRID_MODELS = [
+    "pixelcnn-mnist16",
+    "gated-mnist16",
+    "pixelcnn-mnist28-binary",
+    "gated-mnist28-binary",
+]
 
 
 @dataclass
@@ -139,6 +168,38 @@ def models_sheet(models: list[str], n: int, n_real: int, seed: int) -> ReadingSh
     return reading_sheet(sources, levels, seed=seed)
 
 
+def readme_grids(seed: int = 3) -> list[tuple[str, Image.Image]]:
+    """The README's sample grids beside real and independent-pixel grids, shuffled.
+
+    Why: the per-cell sheets measure samples in bulk; this asks about the very pictures
+    the README shows, judged whole, with two anchors per data setting: 16 real test
+    digits (what "yes" looks like) and 16 samples of the per-pixel baseline (what "no"
+    looks like). Returns ``[(source, picture), ...]`` in the order grid1, grid2, ...
+    """
+    import random
+
+    from PIL import Image
+
+    from autoreg.pixelcnn.gallery import grid
+    from autoreg.pixelcnn.judge import baseline_samples
+
+    pictures = {}
+    for size, levels, tag in [(16, 4, "mnist16"), (28, 2, "mnist28-binary")]:
+        data = load_images("mnist-5k", size=size, levels=levels)
+        pick = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(seed))
+        pictures[f"real-{tag}"] = grid(data.test[pick[:16]], levels, cols=8)
+        pictures[f"baseline-{tag}"] = grid(baseline_samples(data, 16, seed=0), levels, cols=8)
+    for name in README_GRID_MODELS:
+        pictures[name] = Image.open(ASSETS / f"{name}-samples.png")
+    names = list(pictures)
+    random.Random(5).shuffle(names)
+    out = []
+    for name in names:
+        im = pictures[name].convert("L")
+        out.append((name, im.resize((im.width * 2, im.height * 2), Image.NEAREST)))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autoreg.pixelcnn.reading")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--real", type=int, default=20, help="real test digits on the sheet")
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--out", required=True, help="folder for sheet.png and key.json")
+    g = sub.add_parser("grids", help="the README's sample grids, shuffled among anchors")
+    g.add_argument("--out", required=True, help="folder for grid1.png ... and key.json")
     c = sub.add_parser("score", help="count, per source, the cells read as digits")
     c.add_argument("key")
     c.add_argument("answers", nargs="+", help="one JSON file per reader")
@@ -161,6 +224,17 @@ def main(argv: list[str] | None = None) -> int:
         (out / "brief.txt").write_text(READER_BRIEF)
         (out / "key.json").write_text(json.dumps(sheet.key()))
         print(out / "sheet.png", "for the reader;", out / "key.json", "kept apart")
+        return 0
+    if args.command == "grids":
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        key = {}
+        for i, (source, picture) in enumerate(readme_grids(), 1):
+            picture.save(out / f"grid{i}.png")
+            key[f"grid{i}"] = source
+        (out / "brief.txt").write_text(GRID_BRIEF)
+        (out / "key.json").write_text(json.dumps(key, indent=1))
+        print(out, "grid*.png and brief.txt for the reader;", out / "key.json", "kept apart")
         return 0
     key = json.loads(Path(args.key).read_text())
     for path in args.answers:

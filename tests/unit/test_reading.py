@@ -108,3 +108,26 @@ def test_committed_readings_are_of_the_shipped_weights_and_the_readme_reports_th
         scores = [R.score_reading(key, answers)[source] for answers in readers]
         row = f"| {data} | `{source}` | " + " | ".join(f"{s['read']}/{s['shown']}" for s in scores)
         assert row + " |" in readme
+
+
+def test_readme_grids_are_the_committed_pictures_and_the_readme_reports_their_reading():
+    """The grid-level test: the README's own sample grids, judged whole, beside anchors."""
+    folder = ASSETS / "reading" / "readme-grids"
+    key = json.loads((folder / "key.json").read_text())
+    grids = R.readme_grids()
+    assert [source for source, _ in grids] == list(key.values())
+    anchors = [
+        f"{kind}-{data}" for kind in ("real", "baseline") for data in ("mnist16", "mnist28-binary")
+    ]
+    assert sorted(key.values()) == sorted([*R.README_GRID_MODELS, *anchors])
+    for i, (_, picture) in enumerate(grids, 1):  # what the readers saw: today's README grids
+        with Image.open(folder / f"grid{i}.png") as read:
+            assert np.array_equal(np.asarray(picture), np.asarray(read))
+    seen = (folder / "brief.txt").read_text().replace("/work/gridtest/", "")
+    assert seen.split() == R.GRID_BRIEF.split()  # the brief, word for word, but for a folder
+    readers = [json.loads(p.read_text()) for p in sorted(folder.glob("reader-*.json"))]
+    assert len(readers) == 2 and all(set(r) == set(key) for r in readers)
+    readme = (ASSETS.parent / "README.md").read_text()
+    for cell, source in key.items():
+        answers = [f"{r[cell]['count']}/16, {r[cell]['verdict']}" for r in readers]
+        assert f"| `{source}` | " + " | ".join(answers) + " |" in readme
