@@ -131,3 +131,11 @@ def test_readme_grids_are_the_committed_pictures_and_the_readme_reports_their_re
     for cell, source in key.items():
         answers = [f"{r[cell]['count']}/16, {r[cell]['verdict']}" for r in readers]
         assert f"| `{source}` | " + " | ".join(answers) + " |" in readme
+
+
+def test_cli_writes_the_readme_grids_brief_and_key(tmp_path):
+    assert R.main(["grids", "--out", str(tmp_path)]) == 0
+    key = json.loads((tmp_path / "key.json").read_text())
+    assert list(key) == [f"grid{i}" for i in range(1, 9)]
+    assert (tmp_path / "brief.txt").read_text() == R.GRID_BRIEF
+    assert all((tmp_path / f"{g}.png").stat().st_size > 0 for g in key)
