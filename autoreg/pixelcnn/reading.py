@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import string
 import sys
 from dataclasses import dataclass
@@ -168,31 +169,32 @@ def models_sheet(models: list[str], n: int, n_real: int, seed: int) -> ReadingSh
     return reading_sheet(sources, levels, seed=seed)
 
 
-def readme_grids(seed: int = 3) -> list[tuple[str, Image.Image]]:
+def readme_grids(seed: int = 3, order: int = 5) -> list[tuple[str, Image.Image]]:
     """The README's sample grids beside real and independent-pixel grids, shuffled.
 
     Why: the per-cell sheets measure samples in bulk; this asks about the very pictures
     the README shows, judged whole, with two anchors per data setting: 16 real test
     digits (what "yes" looks like) and 16 samples of the per-pixel baseline (what "no"
-    looks like). Returns ``[(source, picture), ...]`` in the order grid1, grid2, ...
+    looks like). ``seed`` picks the real digits, ``order`` shuffles the grids; the
+    baseline is drawn with seed 0, like the README's grids. Returns ``[(source,
+    picture), ...]`` in the order grid1, grid2, ...
     """
-    import random
-
     from PIL import Image
 
     from autoreg.pixelcnn.gallery import grid
     from autoreg.pixelcnn.judge import baseline_samples
 
-    pictures = {}
+    pictures: dict[str, Image.Image] = {}
     for size, levels, tag in [(16, 4, "mnist16"), (28, 2, "mnist28-binary")]:
         data = load_images("mnist-5k", size=size, levels=levels)
         pick = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(seed))
         pictures[f"real-{tag}"] = grid(data.test[pick[:16]], levels, cols=8)
         pictures[f"baseline-{tag}"] = grid(baseline_samples(data, 16, seed=0), levels, cols=8)
     for name in README_GRID_MODELS:
-        pictures[name] = Image.open(ASSETS / f"{name}-samples.png")
+        with Image.open(ASSETS / f"{name}-samples.png") as shown:
+            pictures[name] = shown.convert("L")
     names = list(pictures)
-    random.Random(5).shuffle(names)
+    random.Random(order).shuffle(names)
     out = []
     for name in names:
         im = pictures[name].convert("L")
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grids":
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        key = {}
+        key: dict[str, str] = {}
         for i, (source, picture) in enumerate(readme_grids(), 1):
             picture.save(out / f"grid{i}.png")
             key[f"grid{i}"] = source

@@ -40,7 +40,7 @@ class PixelTrainConfig:
     grad_clip: float = 1.0  # max gradient norm
     augment_shift: int = 0  # shift each training image by up to this many pixels (0: off)
     augment_affine: bool = False  # small random rotation/scale/shift at native resolution
-    augment_elastic: float = 0.0  # strength (pixels at native size) of an elastic warp (0: off)
+    augment_elastic: float = 0.0  # Simard's alpha for an elastic warp (0: off); see jittered
     ema: float = 0.0  # decay of a moving average of the weights (0: off); see WeightAverage
     dropout: float = 0.0  # inside each residual block while training (0: off); see block_dropout
 
@@ -102,7 +102,7 @@ def affine_jitter(
     ``±shift`` of the half-width (0.1 is 1.4 pixels at 28x28), uniformly, from ``gen``.
     ``elastic`` adds Simard et al.'s (2003) elastic distortion: a field of uniform random
     displacements, smoothed by a Gaussian of ``sigma`` pixels and scaled by ``elastic``
-    pixels (their MNIST setting is 34 and 4: about 1.4 pixels of smooth wobble), so strokes
+    (their MNIST setting is 34 and 4: about 1.2 pixels of smooth wobble, RMS), so strokes
     bend the way handwriting varies rather than the whole digit turning. Both act in one
     bilinear resampling at full resolution, zeros (background) outside: the result is then
     pooled and quantised like the dataset itself, so a jittered digit looks like a real one
@@ -127,21 +127,23 @@ def affine_jitter(
 def jittered(native: torch.Tensor, cfg: PixelTrainConfig, gen: torch.Generator) -> torch.Tensor:
     """The augmentations ``cfg`` asks for, applied to full-size uint8 digits ``[B, S, S]``.
 
-    The elastic warp's smoothness scales with the image (Simard's 4 pixels at 28x28).
+    ``cfg.augment_elastic`` is Simard's alpha for a 28x28 digit, with his sigma of 4
+    pixels: alpha 20 moves pixels by about 0.73 of a pixel (RMS), 34 by about 1.2. At
+    another native size S both scale (sigma by S/28, alpha by (S/28)^2, since the blurred
+    noise grows as sigma shrinks), so the warp is the same fraction of the digit.
     """
-    s = native.shape[-1]
+    f = native.shape[-1] / 28
+    warp = {"elastic": cfg.augment_elastic * f * f, "sigma": 4 * f}
     if cfg.augment_affine:
-        return affine_jitter(native, gen, elastic=cfg.augment_elastic, sigma=4 * s / 28)
-    return affine_jitter(
-        native, gen, degrees=0, scale=0, shift=0, elastic=cfg.augment_elastic, sigma=4 * s / 28
-    )
+        return affine_jitter(native, gen, **warp)
+    return affine_jitter(native, gen, degrees=0, scale=0, shift=0, **warp)
 
 
 def elastic_field(b: int, s: int, alpha: float, sigma: float, gen: torch.Generator) -> torch.Tensor:
     """``b`` smooth random displacement fields ``(B, S, S, 2)`` in grid units (2/S per pixel).
 
     Uniform noise in [-1, 1] per pixel and axis, blurred by a normalised Gaussian of
-    ``sigma`` pixels (zero padding, as Simard et al.), times ``alpha`` pixels.
+    ``sigma`` pixels (zero padding), times ``alpha``: displacements in pixels.
     """
     radius = max(1, math.ceil(3 * sigma))
     t = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -449,7 +451,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=t.augment_elastic,
         metavar="ALPHA",
-        help="elastic warp of training digits at full size, ALPHA pixels (Simard: 34; 0: off)",
+        help="elastic warp of training digits (Simard's alpha at 28x28: 34 moves pixels "
+        "about 1.2 px RMS; 0: off)",
     )
     p.add_argument(
         "--ema",

@@ -255,46 +255,94 @@ def test_affine_augmented_training_learns(tmp_path):
     assert T.make_card(model, data, tcfg, metrics)["training"]["augment_affine"] is True
 
 
-def test_elastic_field_is_smooth_seeded_and_scaled():
-    field = T.elastic_field(64, 28, alpha=20, sigma=4, gen=torch.Generator().manual_seed(0))
+def test_elastic_field_is_in_pixels_smooth_seeded_and_scaled():
+    gen = torch.Generator
+    # no blur (sigma -> 0): the field is alpha * uniform noise, in grid units of 2/S a pixel
+    raw = T.elastic_field(64, 28, alpha=5, sigma=0.01, gen=gen().manual_seed(0)) * 28 / 2
+    assert 4.9 < raw.abs().max() <= 5 and abs(raw.std() - 5 / 3**0.5) < 0.05
+    field = T.elastic_field(64, 28, alpha=20, sigma=4, gen=gen().manual_seed(0))
     assert field.shape == (64, 28, 28, 2)
     px = field * 28 / 2  # grid units -> pixels
-    assert abs(px.mean()) < 0.1 and 0.3 < px.std() < 2.0  # about a pixel of wobble
+    assert abs(px.mean()) < 0.05 and 0.65 < px.std() < 0.8  # Simard's blur: ~0.73 px RMS
     # smooth: neighbouring pixels move almost together (raw noise would not, r = 0)
     a, b = px[:, :, :-1].flatten(), px[:, :, 1:].flatten()
     assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9
-    again = T.elastic_field(64, 28, alpha=20, sigma=4, gen=torch.Generator().manual_seed(0))
-    assert torch.equal(field, again)
-    double = T.elastic_field(64, 28, alpha=40, sigma=4, gen=torch.Generator().manual_seed(0))
+    assert torch.equal(field, T.elastic_field(64, 28, alpha=20, sigma=4, gen=gen().manual_seed(0)))
+    double = T.elastic_field(64, 28, alpha=40, sigma=4, gen=gen().manual_seed(0))
     assert torch.allclose(double, 2 * field)
+
+
+@pytest.mark.parametrize(("axis", "where"), [(0, (10, 9)), (1, (9, 10))])
+def test_a_field_of_one_pixel_moves_the_image_by_one_pixel(monkeypatch, axis, where):
+    """Grid units and axis order: 2/S in x (axis 0) reads the pixel one to the right."""
+    img = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    img[0, 10, 10] = 255
+
+    def one_pixel(b, s, alpha, sigma, gen):
+        field = torch.zeros(b, s, s, 2)
+        field[..., axis] = 2 / s
+        return field
+
+    monkeypatch.setattr(T, "elastic_field", one_pixel)
+    moved = T.affine_jitter(img, torch.Generator(), degrees=0, scale=0, shift=0, elastic=1)[0]
+    assert moved[where] == 1 and moved.sum() == 1
 
 
 def test_elastic_warp_bends_strokes_but_keeps_the_digit():
     native = load_images("mnist-5k", size=28, levels=256).train[:32]
     still = T.affine_jitter(native, torch.Generator(), degrees=0, scale=0, shift=0)
-    cfg = T.PixelTrainConfig(augment_elastic=20)  # elastic alone: no rotation, zoom, shift
-    warped = T.jittered(native, cfg, torch.Generator().manual_seed(0))
-    assert warped.shape == (32, 28, 28) and warped.min() >= 0 and warped.max() <= 1
-    assert not torch.allclose(warped, still, atol=0.1)
-    ink_before, ink_after = (still > 0.5).float(), (warped > 0.5).float()
-    near = torch.nn.functional.max_pool2d(ink_before[:, None], 7, 1, 3)[:, 0]  # within 3 px
-    assert (ink_after * (1 - near)).sum() < 0.02 * ink_after.sum()
-    plain = T.jittered(native, T.PixelTrainConfig(), torch.Generator().manual_seed(0))
+    near = torch.nn.functional.max_pool2d((still > 0.5).float()[:, None], 7, 1, 3)[:, 0]
+    affine = T.jittered(native, T.PixelTrainConfig(augment_affine=True), torch.Generator())
+    for cfg in [
+        T.PixelTrainConfig(augment_elastic=20),  # elastic alone: no rotation, zoom, shift
+        T.PixelTrainConfig(augment_affine=True, augment_elastic=20),  # both, as trained
+    ]:
+        warped = T.jittered(native, cfg, torch.Generator())
+        assert warped.shape == (32, 28, 28) and warped.min() >= 0 and warped.max() <= 1
+        assert not torch.allclose(warped, still, atol=0.1)
+        assert not torch.allclose(warped, affine, atol=0.1)
+        ink_after = (warped > 0.5).float()  # still the same digit: ink within 3 px of before
+        assert (ink_after * (1 - near)).sum() < 0.02 * ink_after.sum()
+    plain = T.jittered(native, T.PixelTrainConfig(), torch.Generator())
     assert torch.allclose(plain, still, atol=1e-5)  # no augmentation asked: unchanged
 
 
-def test_elastic_augmented_training_learns_and_is_recorded():
+def test_elastic_warp_keeps_its_share_of_the_digit_at_any_size(monkeypatch):
+    fields = []
+    real = T.elastic_field
+
+    def spy(b, s, alpha, sigma, gen):
+        fields.append(real(b, s, alpha, sigma, gen) * s / 2)  # in pixels
+        return fields[-1] * 2 / s
+
+    monkeypatch.setattr(T, "elastic_field", spy)
+    share = {}
+    for size in (8, 16, 28):
+        native = torch.zeros(256, size, size, dtype=torch.uint8)
+        T.jittered(native, T.PixelTrainConfig(augment_elastic=20), torch.Generator())
+        share[size] = float(fields[-1].std()) / size  # RMS displacement / image side
+    assert 0.024 < share[28] < 0.029  # 0.73 px of 28
+    assert abs(share[8] - share[28]) < 0.1 * share[28] > abs(share[16] - share[28])
+
+
+def test_elastic_augmented_training_warps_every_batch(monkeypatch):
     data = load_images("digits-8x8", size=8, levels=4)
     model = tiny()
     before = T.evaluate_bits(model, data.test)
-    tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, augment_elastic=3)
+    calls = []
+    real = T.elastic_field
+
+    def spy(b, s, alpha, sigma, gen):
+        calls.append((b, s, alpha))
+        return real(b, s, alpha, sigma, gen)
+
+    monkeypatch.setattr(T, "elastic_field", spy)
+    tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, augment_elastic=28)
     metrics = T.train(model, data, tcfg)
     assert metrics["test_bits_per_dim"] < before - 0.2
-    assert T.make_card(model, data, tcfg, metrics)["training"]["augment_elastic"] == 3
-    unwarped = tiny()  # same initialisation and shuffling, no warp: other weights
-    T.train(unwarped, data, T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3))
-    w, u = model.state_dict(), unwarped.state_dict()
-    assert any(not torch.allclose(w[k], u[k]) for k in w)
+    assert len(calls) == 2 * math.ceil(len(data.train) / 64)  # every step of both epochs
+    assert calls[0] == (64, 8, pytest.approx(28 * (8 / 28) ** 2))
+    assert T.make_card(model, data, tcfg, metrics)["training"]["augment_elastic"] == 28
 
 
 def test_weight_average_is_the_warmed_up_ema_of_the_raw_steps(digits):
