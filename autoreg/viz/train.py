@@ -87,7 +87,7 @@ def loss_figure(
             y=value,
             line={"color": MUTED, "dash": "dash"},
             annotation_text=f"{label}: {value:.2f}",
-            annotation_position="top right",
+            annotation_position="bottom right",  # below the line: clear of the toolbar
         )
     fig.update_xaxes(title_text="training step", rangemode="tozero")
     fig.update_yaxes(title_text=unit, rangemode="tozero")
