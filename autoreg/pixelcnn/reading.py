@@ -195,11 +195,8 @@ def readme_grids(seed: int = 3, order: int = 5) -> list[tuple[str, Image.Image]]
             pictures[name] = shown.convert("L")
     names = list(pictures)
     random.Random(order).shuffle(names)
-    out = []
-    for name in names:
-        im = pictures[name].convert("L")
-        out.append((name, im.resize((im.width * 2, im.height * 2), Image.NEAREST)))
-    return out
+    doubled = {n: p.resize((p.width * 2, p.height * 2), Image.NEAREST) for n, p in pictures.items()}
+    return [(name, doubled[name]) for name in names]  # every picture is grey ("L") already
 
 
 def main(argv: list[str] | None = None) -> int:
