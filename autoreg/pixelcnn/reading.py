@@ -13,7 +13,8 @@ Real digits in the same sheet show how strict the reader was.
 the PNG and the brief only and collect ``{"A0": "7", "A1": "X", ...}`` as JSON; then
 ``python -m autoreg.pixelcnn.reading score runs/reading/key.json answers.json ...``.
 ``... reading grids --out runs/grids`` asks about the README's own sample grids, judged
-whole, shuffled among real and baseline grids (:func:`readme_grids`, ``GRID_BRIEF``).
+whole, shuffled among real and baseline grids (:func:`readme_grids`, ``GRID_BRIEF``);
+``... reading score-grids key.json reader-*.json`` tallies the verdicts (:func:`grid_panel`).
 """
 
 from __future__ import annotations
@@ -148,6 +149,33 @@ def score_reading(key: dict[str, str], answers: dict[str, str]) -> dict[str, dic
     return result
 
 
+def grid_panel(key: dict[str, str], readers: list[dict]) -> dict[str, dict]:
+    """Per source: every reader's count and verdict, the yes votes, and the majority.
+
+    Why a majority: two readers split on one grid, and one vote each way decides
+    nothing; the rule (``assets/reading/readme-grids/PLAN.md``) was fixed before more
+    readers answered. ``met`` is a strict majority of yes; a tie is not met.
+    """
+    for answers in readers:
+        if set(answers) != set(key):
+            missing, unknown = sorted(set(key) - set(answers)), sorted(set(answers) - set(key))
+            raise ValueError(f"answers must cover every grid: missing {missing}, unknown {unknown}")
+        for grid, a in answers.items():
+            if a.get("verdict") not in ("yes", "no") or a.get("count") not in range(17):
+                raise ValueError(f"{grid}: need a count 0-16 and a verdict 'yes' or 'no', got {a}")
+    panel = {}
+    for grid, source in key.items():
+        votes = [a[grid]["verdict"] for a in readers]
+        yes = votes.count("yes")
+        panel[source] = {
+            "counts": [a[grid]["count"] for a in readers],
+            "verdicts": votes,
+            "yes": yes,
+            "met": 2 * yes > len(readers),
+        }
+    return panel
+
+
 def _cell_order(cell: str) -> tuple[int, int]:
     return ROWS.index(cell[0]), int(cell[1:])
 
@@ -213,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("score", help="count, per source, the cells read as digits")
     c.add_argument("key")
     c.add_argument("answers", nargs="+", help="one JSON file per reader")
+    v = sub.add_parser("score-grids", help="per grid: the readers' verdicts and the majority")
+    v.add_argument("key")
+    v.add_argument("answers", nargs="+", help="one JSON file per reader")
     args = parser.parse_args(argv)
     if args.command == "sheet":
         torch.set_num_threads(1)
@@ -236,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         print(out, "grid*.png and brief.txt for the reader;", out / "key.json", "kept apart")
         return 0
     key = json.loads(Path(args.key).read_text())
+    if args.command == "score-grids":
+        readers = [json.loads(Path(path).read_text()) for path in args.answers]
+        for source, p in grid_panel(key, readers).items():
+            verdict = "met" if p["met"] else "not met"
+            print(f"{source}\t{p['yes']}/{len(readers)} yes\t{verdict}\tcounts {p['counts']}")
+        return 0
     for path in args.answers:
         scores = score_reading(key, json.loads(Path(path).read_text()))
         for source, r in scores.items():

@@ -125,12 +125,40 @@ def test_readme_grids_are_the_committed_pictures_and_the_readme_reports_their_re
             assert np.array_equal(np.asarray(picture), np.asarray(read))
     seen = (folder / "brief.txt").read_text().replace("/work/gridtest/", "")
     assert seen.split() == R.GRID_BRIEF.split()  # the brief, word for word, but for a folder
-    readers = [json.loads(p.read_text()) for p in sorted(folder.glob("reader-*.json"))]
-    assert len(readers) == 2 and all(set(r) == set(key) for r in readers)
+    paths = sorted(folder.glob("reader-*.json"))
+    assert [p.stem for p in paths] == [f"reader-{r}" for r in "cdefgh"]  # the panel, all of it
+    readers = [json.loads(p.read_text()) for p in paths]
+    panel = R.grid_panel(key, readers)
     readme = (ASSETS.parent / "README.md").read_text()
-    for cell, source in key.items():
-        answers = [f"{r[cell]['count']}/16, {r[cell]['verdict']}" for r in readers]
-        assert f"| `{source}` | " + " | ".join(answers) + " |" in readme
+    for source, p in panel.items():
+        answers = [f"{c}, {v}" for c, v in zip(p["counts"], p["verdicts"], strict=True)]
+        assert f"| `{source}` | " + " | ".join(answers) + f" | {p['yes']}/6 |" in readme
+    # the anchors: every reader says yes to real digits and no to the baseline
+    assert all(panel[s]["yes"] == 6 for s in ("real-mnist16", "real-mnist28-binary"))
+    assert all(panel[s]["yes"] == 0 for s in ("baseline-mnist16", "baseline-mnist28-binary"))
+    met = [name for name in R.README_GRID_MODELS if panel[name]["met"]]
+    assert "Three of the four model grids are recognisable digits by the rule" in readme
+    assert met == ["gated-mnist16", "pixelcnn-mnist28-binary", "gated-mnist28-binary"]
+
+
+def test_grid_panel_counts_a_strict_majority_and_refuses_bad_answers():
+    key = {"grid1": "a", "grid2": "b"}
+
+    def reader(v1, v2, c=5):
+        return {"grid1": {"count": c, "verdict": v1}, "grid2": {"count": c, "verdict": v2}}
+
+    panel = R.grid_panel(key, [reader("yes", "yes"), reader("yes", "no"), reader("no", "no")])
+    assert (panel["a"]["yes"], panel["a"]["met"]) == (2, True)
+    assert (panel["b"]["yes"], panel["b"]["met"]) == (1, False)
+    tie = R.grid_panel(key, [reader("yes", "no"), reader("no", "yes")])
+    assert not tie["a"]["met"] and not tie["b"]["met"]  # three and three is not a majority
+    assert tie["a"]["counts"] == [5, 5] and tie["a"]["verdicts"] == ["yes", "no"]
+    with pytest.raises(ValueError, match="missing"):
+        R.grid_panel(key, [{"grid1": {"count": 3, "verdict": "yes"}}])
+    with pytest.raises(ValueError, match="verdict"):
+        R.grid_panel(key, [reader("maybe", "no")])
+    with pytest.raises(ValueError, match="count"):
+        R.grid_panel(key, [reader("yes", "no", c=17)])
 
 
 def test_cli_writes_the_readme_grids_brief_and_key(tmp_path):
@@ -139,3 +167,12 @@ def test_cli_writes_the_readme_grids_brief_and_key(tmp_path):
     assert list(key) == [f"grid{i}" for i in range(1, 9)]
     assert (tmp_path / "brief.txt").read_text() == R.GRID_BRIEF
     assert all((tmp_path / f"{g}.png").stat().st_size > 0 for g in key)
+
+
+def test_cli_score_grids_prints_the_panel(capsys):
+    folder = ASSETS / "reading" / "readme-grids"
+    readers = [str(p) for p in sorted(folder.glob("reader-*.json"))]
+    assert R.main(["score-grids", str(folder / "key.json"), *readers]) == 0
+    lines = dict(line.split("\t", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["pixelcnn-mnist16"].startswith("3/6 yes\tnot met")
+    assert lines["gated-mnist16"].startswith("5/6 yes\tmet")
