@@ -56,9 +56,9 @@ Answer as JSON: an object that maps every cell name to its answer, {"A0": "7", "
 """  # what each reader is told, word for word, besides where the picture is
 
 
-GRID_BRIEF = """\
-Eight pictures: grid1.png ... grid8.png. Each is one grid of 16 small images (white on
-black), shown as 2 rows of 8. Look only at these eight PNG files: do not open or search
+_GRID_BRIEF = """\
+{count} pictures: grid1.png ... grid{n}.png. Each is one grid of 16 small images (white on
+black), shown as 2 rows of 8. Look only at these {lower} PNG files: do not open or search
 any other file or folder.
 
 For each grid, give:
@@ -69,14 +69,32 @@ For each grid, give:
 3. reason: one short sentence.
 
 Judge each grid on its own. Answer as JSON only:
-{"grid1": {"count": 11, "verdict": "yes", "reason": "..."}, ..., "grid8": {...}}
-"""  # the grid-level test: the README's own sample grids, judged whole
+{{"grid1": {{"count": 11, "verdict": "yes", "reason": "..."}}, ..., "grid{n}": {{...}}}}
+"""
+
+
+def grid_brief(n: int) -> str:
+    """What each reader of ``n`` grids is told, word for word, besides where they are."""
+    words = {3: "Three", 8: "Eight"}
+    count = words.get(n, str(n))
+    return _GRID_BRIEF.format(count=count, lower=count.lower(), n=n)
+
+
+GRID_BRIEF = grid_brief(8)  # the grid-level test: the README's MNIST grids, judged whole
 README_GRID_MODELS = [
     "pixelcnn-mnist16",
     "gated-mnist16",
     "pixelcnn-mnist28-binary",
     "gated-mnist28-binary",
 ]
+# Which README grids are read together, and their anchors: (data set, size, levels, tag).
+GRID_SETS: dict[str, tuple[list[tuple[str, int, int, str]], list[str]]] = {
+    "mnist": (
+        [("mnist-5k", 16, 4, "mnist16"), ("mnist-5k", 28, 2, "mnist28-binary")],
+        README_GRID_MODELS,
+    ),
+    "digits8": ([("digits-8x8", 8, 4, "digits8")], ["pixelcnn-digits8"]),
+}
 
 
 @dataclass
@@ -197,7 +215,9 @@ def models_sheet(models: list[str], n: int, n_real: int, seed: int) -> ReadingSh
     return reading_sheet(sources, levels, seed=seed)
 
 
-def readme_grids(seed: int = 3, order: int = 5) -> list[tuple[str, Image.Image]]:
+def readme_grids(
+    seed: int = 3, order: int = 5, grid_set: str = "mnist"
+) -> list[tuple[str, Image.Image]]:
     """The README's sample grids beside real and independent-pixel grids, shuffled.
 
     Why: the per-cell sheets measure samples in bulk; this asks about the very pictures
@@ -205,20 +225,24 @@ def readme_grids(seed: int = 3, order: int = 5) -> list[tuple[str, Image.Image]]
     digits (what "yes" looks like) and 16 samples of the per-pixel baseline (what "no"
     looks like). ``seed`` picks the real digits, ``order`` shuffles the grids; the
     baseline is drawn with seed 0, like the README's grids. Returns ``[(source,
-    picture), ...]`` in the order grid1, grid2, ...
+    picture), ...]`` in the order grid1, grid2, ... ``grid_set`` names an entry of
+    ``GRID_SETS``: the four MNIST grids, or the 8×8 model's.
     """
     from PIL import Image
 
     from autoreg.pixelcnn.gallery import grid
     from autoreg.pixelcnn.judge import baseline_samples
 
+    if grid_set not in GRID_SETS:
+        raise ValueError(f"unknown grid set {grid_set!r}; choose from {sorted(GRID_SETS)}")
+    settings, models = GRID_SETS[grid_set]
     pictures: dict[str, Image.Image] = {}
-    for size, levels, tag in [(16, 4, "mnist16"), (28, 2, "mnist28-binary")]:
-        data = load_images("mnist-5k", size=size, levels=levels)
+    for dataset, size, levels, tag in settings:
+        data = load_images(dataset, size=size, levels=levels)
         pick = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(seed))
         pictures[f"real-{tag}"] = grid(data.test[pick[:16]], levels, cols=8)
         pictures[f"baseline-{tag}"] = grid(baseline_samples(data, 16, seed=0), levels, cols=8)
-    for name in README_GRID_MODELS:
+    for name in models:
         with Image.open(ASSETS / f"{name}-samples.png") as shown:
             pictures[name] = shown.convert("L")
     names = list(pictures)
@@ -238,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", required=True, help="folder for sheet.png and key.json")
     g = sub.add_parser("grids", help="the README's sample grids, shuffled among anchors")
     g.add_argument("--out", required=True, help="folder for grid1.png ... and key.json")
+    g.add_argument("--set", default="mnist", choices=sorted(GRID_SETS), dest="grid_set")
     c = sub.add_parser("score", help="count, per source, the cells read as digits")
     c.add_argument("key")
     c.add_argument("answers", nargs="+", help="one JSON file per reader")
@@ -259,10 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         key: dict[str, str] = {}
-        for i, (source, picture) in enumerate(readme_grids(), 1):
+        for i, (source, picture) in enumerate(readme_grids(grid_set=args.grid_set), 1):
             picture.save(out / f"grid{i}.png")
             key[f"grid{i}"] = source
-        (out / "brief.txt").write_text(GRID_BRIEF)
+        (out / "brief.txt").write_text(grid_brief(len(key)))
         (out / "key.json").write_text(json.dumps(key, indent=1))
         print(out, "grid*.png and brief.txt for the reader;", out / "key.json", "kept apart")
         return 0
