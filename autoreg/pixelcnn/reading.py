@@ -194,6 +194,28 @@ def grid_panel(key: dict[str, str], readers: list[dict]) -> dict[str, dict]:
     return panel
 
 
+def panel_table(folder: Path, grid_set: str) -> str:
+    """The README's Markdown table of a read grid set: a row per grid, a column per reader.
+
+    ``folder`` holds ``key.json`` and one ``reader-<letter>.json`` per reader. Rows run
+    per data setting: the real grid, the model grids, the baseline grid.
+    """
+    key = json.loads((folder / "key.json").read_text())
+    paths = sorted(folder.glob("reader-*.json"))
+    panel = grid_panel(key, [json.loads(p.read_text()) for p in paths])
+    settings, models = GRID_SETS[grid_set]
+    rows = []
+    for *_, tag in settings:
+        rows += [f"real-{tag}", *[m for m in models if m.endswith(tag)], f"baseline-{tag}"]
+    names = [p.stem.removeprefix("reader-").upper() for p in paths]
+    lines = ["| grid | " + " | ".join(names) + " | yes |", "|---|" + "---|" * len(names) + "---:|"]
+    for source in rows:
+        p = panel[source]
+        cells = [f"{c}, {v}" for c, v in zip(p["counts"], p["verdicts"], strict=True)]
+        lines.append(f"| `{source}` | " + " | ".join(cells) + f" | {p['yes']}/{len(names)} |")
+    return "\n".join(lines)
+
+
 def _cell_order(cell: str) -> tuple[int, int]:
     return ROWS.index(cell[0]), int(cell[1:])
 
