@@ -105,6 +105,17 @@ def train_judge(
     return DigitJudge(net.eval(), data.levels, acc, data.train[:held])
 
 
+def nearest_train_distance(images: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
+    """Per image ``[N, H, W]``: L1 distance, in levels summed over pixels, to the nearest
+    training image.
+
+    Why: a model can please the judge by reproducing its training digits. Samples that are
+    no closer to the training set than real test digits are (compare with the test
+    images' own distances) are not copies.
+    """
+    return torch.cdist(images.flatten(1).float(), train.flatten(1).float(), p=1).min(1).values
+
+
 def baseline_samples(data: ImageDataset, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` images from the baseline: each pixel drawn alone from its training histogram."""
     levels = data.levels

@@ -14,7 +14,8 @@ the PNG and the brief only and collect ``{"A0": "7", "A1": "X", ...}`` as JSON; 
 ``python -m autoreg.pixelcnn.reading score runs/reading/key.json answers.json ...``.
 ``... reading grids --out runs/grids`` asks about the README's own sample grids, judged
 whole, shuffled among real and baseline grids (:func:`readme_grids`, ``GRID_BRIEF``);
-``... reading score-grids key.json reader-*.json`` tallies the verdicts (:func:`grid_panel`).
+``--set digits8`` reads the 8×8 model's grid apart; ``... reading score-grids FOLDER``
+tallies the verdicts (:func:`grid_panel`) and :func:`panel_table` writes the README's table.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from autoreg.pretrained import ASSETS, load_pretrained, pretrained_card
 if TYPE_CHECKING:
     from PIL import Image
 
+VERDICTS = ("yes", "no")
 ANSWERS = set("0123456789X")  # a digit, or X: not a digit a reader would name at once
 COLS = 10
 ROWS = string.ascii_uppercase
@@ -74,27 +76,56 @@ Judge each grid on its own. Answer as JSON only:
 
 
 def grid_brief(n: int) -> str:
-    """What each reader of ``n`` grids is told, word for word, besides where they are."""
+    """What each reader of ``n`` grids is told, word for word, besides where they are.
+
+    The read sets have 3 and 8 grids, spelled out as in the briefs readers saw; any other
+    ``n`` is written in figures.
+    """
     words = {3: "Three", 8: "Eight"}
     count = words.get(n, str(n))
     return _GRID_BRIEF.format(count=count, lower=count.lower(), n=n)
 
 
 GRID_BRIEF = grid_brief(8)  # the grid-level test: the README's MNIST grids, judged whole
-README_GRID_MODELS = [
-    "pixelcnn-mnist16",
-    "gated-mnist16",
-    "pixelcnn-mnist28-binary",
-    "gated-mnist28-binary",
-]
-# Which README grids are read together, and their anchors: (data set, size, levels, tag).
-GRID_SETS: dict[str, tuple[list[tuple[str, int, int, str]], list[str]]] = {
+
+
+@dataclass(frozen=True)
+class GridSetting:
+    """One data setting of a read grid set: the models' README grids and their anchors.
+
+    The anchors are 16 real test digits (``real-<tag>``) and 16 samples of the per-pixel
+    baseline (``baseline-<tag>``) of ``dataset`` at ``size`` and ``levels``.
+    """
+
+    dataset: str
+    size: int
+    levels: int
+    tag: str
+    models: tuple[str, ...]
+
+    def sources(self) -> list[str]:
+        """The README table's rows for this setting: real, the models, baseline."""
+        return [f"real-{self.tag}", *self.models, f"baseline-{self.tag}"]
+
+
+# Which README grids are read together. The 8×8 grids would stand out among the others.
+GRID_SETS: dict[str, tuple[GridSetting, ...]] = {
     "mnist": (
-        [("mnist-5k", 16, 4, "mnist16"), ("mnist-5k", 28, 2, "mnist28-binary")],
-        README_GRID_MODELS,
+        GridSetting("mnist-5k", 16, 4, "mnist16", ("pixelcnn-mnist16", "gated-mnist16")),
+        GridSetting(
+            "mnist-5k", 28, 2, "mnist28-binary", ("pixelcnn-mnist28-binary", "gated-mnist28-binary")
+        ),
     ),
-    "digits8": ([("digits-8x8", 8, 4, "digits8")], ["pixelcnn-digits8"]),
+    "digits8": (GridSetting("digits-8x8", 8, 4, "digits8", ("pixelcnn-digits8",)),),
 }
+README_GRID_MODELS = [m for setting in GRID_SETS["mnist"] for m in setting.models]
+
+
+def grid_settings(grid_set: str) -> tuple[GridSetting, ...]:
+    """``GRID_SETS[grid_set]``, with a clear error for an unknown name."""
+    if grid_set not in GRID_SETS:
+        raise ValueError(f"unknown grid set {grid_set!r}; choose from {sorted(GRID_SETS)}")
+    return GRID_SETS[grid_set]
 
 
 @dataclass
@@ -174,12 +205,17 @@ def grid_panel(key: dict[str, str], readers: list[dict]) -> dict[str, dict]:
     nothing; the rule (``assets/reading/readme-grids/PLAN.md``) was fixed before more
     readers answered. ``met`` is a strict majority of yes; a tie is not met.
     """
+    if not readers:
+        raise ValueError("no answers: a panel needs at least one reader")
+    if len(set(key.values())) != len(key):
+        raise ValueError(f"the key names a source twice: {sorted(key.values())}")
     for answers in readers:
         if set(answers) != set(key):
             missing, unknown = sorted(set(key) - set(answers)), sorted(set(answers) - set(key))
             raise ValueError(f"answers must cover every grid: missing {missing}, unknown {unknown}")
         for grid, a in answers.items():
-            if a.get("verdict") not in ("yes", "no") or a.get("count") not in range(17):
+            count = a.get("count") if isinstance(a, dict) else None
+            if type(count) is not int or not 0 <= count <= 16 or a.get("verdict") not in VERDICTS:
                 raise ValueError(f"{grid}: need a count 0-16 and a verdict 'yes' or 'no', got {a}")
     panel = {}
     for grid, source in key.items():
@@ -194,25 +230,36 @@ def grid_panel(key: dict[str, str], readers: list[dict]) -> dict[str, dict]:
     return panel
 
 
-def panel_table(folder: Path, grid_set: str) -> str:
-    """The README's Markdown table of a read grid set: a row per grid, a column per reader.
+def read_panel(folder: Path) -> tuple[dict[str, str], list[str], list[dict]]:
+    """A read grid set's ``key.json`` and its ``reader-<letter>.json`` answers.
 
-    ``folder`` holds ``key.json`` and one ``reader-<letter>.json`` per reader. Rows run
-    per data setting: the real grid, the model grids, the baseline grid.
+    Returns the key, the readers' letters (upper case) and their answers, in letter order.
     """
     key = json.loads((folder / "key.json").read_text())
     paths = sorted(folder.glob("reader-*.json"))
-    panel = grid_panel(key, [json.loads(p.read_text()) for p in paths])
-    settings, models = GRID_SETS[grid_set]
-    rows = []
-    for *_, tag in settings:
-        rows += [f"real-{tag}", *[m for m in models if m.endswith(tag)], f"baseline-{tag}"]
-    names = [p.stem.removeprefix("reader-").upper() for p in paths]
-    lines = ["| grid | " + " | ".join(names) + " | yes |", "|---|" + "---|" * len(names) + "---:|"]
+    letters = [p.stem.removeprefix("reader-").upper() for p in paths]
+    return key, letters, [json.loads(p.read_text()) for p in paths]
+
+
+def panel_table(folder: Path, grid_set: str) -> str:
+    """The README's Markdown table of a read grid set: a row per grid, a column per reader.
+
+    Rows run per data setting (:meth:`GridSetting.sources`); the key must name exactly
+    those grids, so a table cannot leave one out.
+    """
+    key, letters, readers = read_panel(folder)
+    panel = grid_panel(key, readers)
+    rows = [source for setting in grid_settings(grid_set) for source in setting.sources()]
+    if sorted(rows) != sorted(panel):
+        raise ValueError(f"{folder}: the key names {sorted(panel)}, the set {sorted(rows)}")
+    lines = [
+        "| grid | " + " | ".join(letters) + " | yes |",
+        "|---|" + "---|" * len(letters) + "---:|",
+    ]
     for source in rows:
         p = panel[source]
         cells = [f"{c}, {v}" for c, v in zip(p["counts"], p["verdicts"], strict=True)]
-        lines.append(f"| `{source}` | " + " | ".join(cells) + f" | {p['yes']}/{len(names)} |")
+        lines.append(f"| `{source}` | " + " | ".join(cells) + f" | {p['yes']}/{len(letters)} |")
     return "\n".join(lines)
 
 
@@ -255,16 +302,15 @@ def readme_grids(
     from autoreg.pixelcnn.gallery import grid
     from autoreg.pixelcnn.judge import baseline_samples
 
-    if grid_set not in GRID_SETS:
-        raise ValueError(f"unknown grid set {grid_set!r}; choose from {sorted(GRID_SETS)}")
-    settings, models = GRID_SETS[grid_set]
+    settings = grid_settings(grid_set)
     pictures: dict[str, Image.Image] = {}
-    for dataset, size, levels, tag in settings:
-        data = load_images(dataset, size=size, levels=levels)
+    for setting in settings:
+        data = load_images(setting.dataset, size=setting.size, levels=setting.levels)
         pick = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(seed))
-        pictures[f"real-{tag}"] = grid(data.test[pick[:16]], levels, cols=8)
-        pictures[f"baseline-{tag}"] = grid(baseline_samples(data, 16, seed=0), levels, cols=8)
-    for name in models:
+        real, baseline = data.test[pick[:16]], baseline_samples(data, 16, seed=0)
+        pictures[f"real-{setting.tag}"] = grid(real, setting.levels, cols=8)
+        pictures[f"baseline-{setting.tag}"] = grid(baseline, setting.levels, cols=8)
+    for name in (m for setting in settings for m in setting.models):  # after every anchor
         with Image.open(ASSETS / f"{name}-samples.png") as shown:
             pictures[name] = shown.convert("L")
     names = list(pictures)
@@ -289,8 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("key")
     c.add_argument("answers", nargs="+", help="one JSON file per reader")
     v = sub.add_parser("score-grids", help="per grid: the readers' verdicts and the majority")
-    v.add_argument("key")
-    v.add_argument("answers", nargs="+", help="one JSON file per reader")
+    v.add_argument("folder", help="holds key.json and reader-<letter>.json per reader")
+    v.add_argument("--set", default="mnist", choices=sorted(GRID_SETS), dest="grid_set")
     args = parser.parse_args(argv)
     if args.command == "sheet":
         torch.set_num_threads(1)
@@ -313,13 +359,19 @@ def main(argv: list[str] | None = None) -> int:
         (out / "key.json").write_text(json.dumps(key, indent=1))
         print(out, "grid*.png and brief.txt for the reader;", out / "key.json", "kept apart")
         return 0
-    key = json.loads(Path(args.key).read_text())
     if args.command == "score-grids":
-        readers = [json.loads(Path(path).read_text()) for path in args.answers]
-        for source, p in grid_panel(key, readers).items():
-            verdict = "met" if p["met"] else "not met"
-            print(f"{source}\t{p['yes']}/{len(readers)} yes\t{verdict}\tcounts {p['counts']}")
+        key, letters, readers = read_panel(Path(args.folder))
+        panel = grid_panel(key, readers)
+        models = [m for setting in grid_settings(args.grid_set) for m in setting.models]
+        for setting in grid_settings(args.grid_set):
+            for source in setting.sources():
+                p = panel[source]
+                verdict = ("met" if p["met"] else "not met") if source in models else "anchor"
+                print(f"{source}\t{p['yes']}/{len(readers)} yes\t{verdict}\tcounts {p['counts']}")
+        met = sum(panel[m]["met"] for m in models)
+        print(f"model grids met: {met} of {len(models)} (readers {''.join(letters)})")
         return 0
+    key = json.loads(Path(args.key).read_text())
     for path in args.answers:
         scores = score_reading(key, json.loads(Path(path).read_text()))
         for source, r in scores.items():

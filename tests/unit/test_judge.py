@@ -15,6 +15,7 @@ from autoreg.pixelcnn.gallery import QUALITY_SAMPLES, QUALITY_SEEDS, measure_sam
 from autoreg.pixelcnn.judge import (
     baseline_samples,
     frechet_distance,
+    nearest_train_distance,
     sample_quality,
     train_judge,
 )
@@ -152,3 +153,16 @@ def test_measure_samples_leaves_an_unchanged_card_alone(tmp_path):
     stamps = [f.stat().st_mtime_ns for f in files]
     assert measure_samples(name, assets=tmp_path) == first
     assert [f.stat().st_mtime_ns for f in files] == stamps
+
+
+def test_nearest_train_distance_is_zero_for_a_copy_and_counts_levels(digits):
+    data, _ = digits
+    train = data.train[:50]
+    moved = train[7].clone()
+    moved[3, 4] = 0 if moved[3, 4] > 0 else 2  # one pixel, 1 to 3 levels away from train[7]
+    far = torch.stack([train[3], moved])
+    d = nearest_train_distance(far, train)
+    by_hand = min(float((moved.long() - x.long()).abs().sum()) for x in train)
+    assert d.shape == (2,) and d[0] == 0
+    assert d[1] == by_hand
+    assert 0 < by_hand <= float((moved.long() - train[7].long()).abs().sum()) <= 3

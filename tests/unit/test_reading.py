@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from autoreg.pixelcnn import reading as R
-from autoreg.pretrained import ASSETS
+from autoreg.pretrained import ASSETS, pretrained_card
 
 
 def sources():
@@ -112,9 +112,22 @@ def test_committed_readings_are_of_the_shipped_weights_and_the_readme_reports_th
 
 
 GRID_READINGS = [  # folder under assets/reading, grid set, README marker, the readers
-    ("readme-grids", "mnist", "grids", "cdefgh"),
-    ("readme-grids-digits8", "digits8", "grids-digits8", "opqrst"),
+    ("readme-grids", "mnist", "grids", "CDEFGH"),
+    ("readme-grids-digits8", "digits8", "grids-digits8", "OPQRST"),
+    ("digits8-first-model", "digits8", "grids-digits8-first", "IJKLMN"),  # before retraining
 ]
+README = (ASSETS.parent / "README.md").read_text()
+
+
+def _panel(folder: str) -> dict[str, dict]:
+    key, _, readers = R.read_panel(ASSETS / "reading" / folder)
+    return R.grid_panel(key, readers)
+
+
+def _named(panel: dict[str, dict], *sources: str) -> str:
+    """'5–7': the range of cells named at once, over every reader, for these grids."""
+    counts = [c for source in sources for c in panel[source]["counts"]]
+    return f"{min(counts)}–{max(counts)}"
 
 
 @pytest.mark.parametrize("folder, grid_set, marker, readers", GRID_READINGS)
@@ -122,56 +135,63 @@ def test_readme_grids_are_the_committed_pictures_and_the_readme_reports_their_re
     folder, grid_set, marker, readers
 ):
     """The grid-level test: the README's own sample grids, judged whole, beside anchors."""
-    folder = ASSETS / "reading" / folder
-    key = json.loads((folder / "key.json").read_text())
+    path = ASSETS / "reading" / folder
+    key, letters, answers = R.read_panel(path)
+    assert letters == list(readers)  # the panel, all of it
+    settings = R.grid_settings(grid_set)
+    assert sorted(key.values()) == sorted(s for setting in settings for s in setting.sources())
     grids = R.readme_grids(grid_set=grid_set)
     assert [source for source, _ in grids] == list(key.values())
-    settings, models = R.GRID_SETS[grid_set]
-    anchors = [f"{kind}-{tag}" for kind in ("real", "baseline") for *_, tag in settings]
-    assert sorted(key.values()) == sorted([*models, *anchors])
-    for i, (_, picture) in enumerate(grids, 1):  # what the readers saw: today's README grids
-        with Image.open(folder / f"grid{i}.png") as read:
-            assert np.array_equal(np.asarray(picture), np.asarray(read))
-    seen = re.sub(r"/work/[\w-]+/", "", (folder / "brief.txt").read_text())
+    current = folder != "digits8-first-model"  # its model grid is of the weights it names
+    for i, (source, picture) in enumerate(grids, 1):  # what the readers saw: today's grids
+        if current or source.startswith(("real-", "baseline-")):
+            with Image.open(path / f"grid{i}.png") as read:
+                assert np.array_equal(np.asarray(picture), np.asarray(read))
+    seen = re.sub(r"/work/[\w-]+/", "", (path / "brief.txt").read_text())
     assert seen.split() == R.grid_brief(len(key)).split()  # word for word, but for a folder
-    paths = sorted(folder.glob("reader-*.json"))
-    assert [p.stem for p in paths] == [f"reader-{r}" for r in readers]  # the panel, all of it
-    panel = R.grid_panel(key, [json.loads(p.read_text()) for p in paths])
-    for *_, tag in settings:  # the anchors: every reader says yes to real digits, no to noise
-        assert panel[f"real-{tag}"]["yes"] == len(readers)
-        assert panel[f"baseline-{tag}"]["yes"] == 0
-    table = R.panel_table(folder, grid_set)
-    readme = (ASSETS.parent / "README.md").read_text()
-    assert f"<!-- {marker}:start -->\n{table}\n<!-- {marker}:end -->" in readme
+    panel = R.grid_panel(key, answers)
+    for setting in settings:  # the anchors: every reader says yes to real digits, no to noise
+        assert panel[f"real-{setting.tag}"]["yes"] == len(readers)
+        assert panel[f"baseline-{setting.tag}"]["yes"] == 0
+    table = R.panel_table(path, grid_set)
+    assert f"<!-- {marker}:start -->\n{table}\n<!-- {marker}:end -->" in README
+
+
+def test_the_first_8x8_reading_names_weights_that_are_no_longer_shipped():
+    record = json.loads((ASSETS / "reading" / "digits8-first-model" / "model.json").read_text())
+    today = pretrained_card("pixelcnn-digits8")["samples"]["weights_digest"]
+    assert record["model"] == "pixelcnn-digits8" and record["weights_digest"] != today
 
 
 def test_the_readme_states_the_panels_verdicts():
-    """What the README concludes from the tables is what the rule gives."""
-    readme = (ASSETS.parent / "README.md").read_text()
-    met = {}
-    for folder, grid_set, _, _ in GRID_READINGS:
-        path = ASSETS / "reading" / folder
-        key = json.loads((path / "key.json").read_text())
-        readers = [json.loads(p.read_text()) for p in sorted(path.glob("reader-*.json"))]
-        panel = R.grid_panel(key, readers)
-        met |= {name: panel[name]["met"] for name in R.GRID_SETS[grid_set][1]}
+    """What the README concludes from the tables is what the rule and the answers give."""
+    mnist, digits8, first = (_panel(folder) for folder, *_ in GRID_READINGS)
+    met = {m: mnist[m]["met"] for m in R.README_GRID_MODELS}
     assert met == {
         "pixelcnn-mnist16": False,
         "gated-mnist16": True,
         "pixelcnn-mnist28-binary": True,
         "gated-mnist28-binary": True,
-        "pixelcnn-digits8": True,
     }
-    assert "Three of the four model grids are recognisable digits by the rule" in readme
-    assert "By the rule, its grid now shows recognisable digits." in readme
-    # the first 8x8 model, read by I-N before it was retrained: every reader said no
-    first = ASSETS / "reading" / "digits8-first-model"
-    key = json.loads((first / "key.json").read_text())
-    readers = [json.loads(p.read_text()) for p in sorted(first.glob("reader-*.json"))]
-    panel = R.grid_panel(key, readers)
-    assert len(readers) == 6 and panel["pixelcnn-digits8"]["yes"] == 0
-    counts = panel["pixelcnn-digits8"]["counts"]
-    assert f"{min(counts)}–{max(counts)} of its 16 samples at once" in readme
+    assert digits8["pixelcnn-digits8"]["met"] and digits8["pixelcnn-digits8"]["yes"] == 6
+    assert first["pixelcnn-digits8"]["yes"] == 0
+    others = ["gated-mnist16", "pixelcnn-mnist28-binary", "gated-mnist28-binary"]
+    y = mnist["pixelcnn-mnist16"]["yes"]
+    for claim in [
+        "Three of the four model grids are recognisable digits by the rule",
+        f"`pixelcnn-mnist16`, is not: {y} of\n6, a tie",
+        f"said yes to both real grids ({_named(mnist, 'real-mnist16', 'real-mnist28-binary')}",
+        f"Its cells named at once, {_named(mnist, 'pixelcnn-mnist16')} of 16,",
+        f"against {_named(mnist, *others)} for\nthe others",
+        "The rule asked for all four\nmodel grids, so for the MNIST set as a whole it is not met.",
+        f"they named {_named(first, 'pixelcnn-digits8')} of its 16 samples at once, against "
+        f"{_named(first, 'real-digits8')} of 16\nreal 8×8 digits",
+        f"they named {_named(digits8, 'pixelcnn-digits8')} of its 16 samples at once, against "
+        f"{_named(digits8, 'real-digits8')} of 16 real 8×8\ndigits",
+        "By the rule, its grid now shows recognisable digits.",
+    ]:
+        assert claim in README, claim
+    assert all(mnist[m]["yes"] == 5 for m in others)
 
 
 def test_grid_panel_counts_a_strict_majority_and_refuses_bad_answers():
@@ -190,8 +210,29 @@ def test_grid_panel_counts_a_strict_majority_and_refuses_bad_answers():
         R.grid_panel(key, [{"grid1": {"count": 3, "verdict": "yes"}}])
     with pytest.raises(ValueError, match="verdict"):
         R.grid_panel(key, [reader("maybe", "no")])
+    for bad in (17, 5.0, True, None):
+        with pytest.raises(ValueError, match="count"):
+            R.grid_panel(key, [reader("yes", "no", c=bad)])
     with pytest.raises(ValueError, match="count"):
-        R.grid_panel(key, [reader("yes", "no", c=17)])
+        R.grid_panel(key, [{"grid1": "yes", "grid2": "no"}])
+    with pytest.raises(ValueError, match="at least one reader"):
+        R.grid_panel(key, [])
+    with pytest.raises(ValueError, match="twice"):
+        R.grid_panel({"grid1": "a", "grid2": "a"}, [reader("yes", "no")])
+
+
+def test_panel_table_refuses_a_key_that_is_not_the_set(tmp_path):
+    folder = ASSETS / "reading" / "readme-grids-digits8"
+    key, _, answers = R.read_panel(folder)
+    key["grid4"] = "extra"
+    (tmp_path / "key.json").write_text(json.dumps(key))
+    for i, a in enumerate(answers):
+        a["grid4"] = {"count": 0, "verdict": "no"}
+        (tmp_path / f"reader-{i}.json").write_text(json.dumps(a))
+    with pytest.raises(ValueError, match="extra"):
+        R.panel_table(tmp_path, "digits8")
+    with pytest.raises(ValueError, match="unknown grid set"):
+        R.panel_table(folder, "cifar")
 
 
 def test_cli_writes_the_readme_grids_brief_and_key(tmp_path):
@@ -203,9 +244,16 @@ def test_cli_writes_the_readme_grids_brief_and_key(tmp_path):
 
 
 def test_cli_score_grids_prints_the_panel(capsys):
-    folder = ASSETS / "reading" / "readme-grids"
-    readers = [str(p) for p in sorted(folder.glob("reader-*.json"))]
-    assert R.main(["score-grids", str(folder / "key.json"), *readers]) == 0
-    lines = dict(line.split("\t", 1) for line in capsys.readouterr().out.splitlines())
+    assert R.main(["score-grids", str(ASSETS / "reading" / "readme-grids")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    lines = dict(line.split("\t", 1) for line in out[:-1])
+    assert list(lines)[:4] == [
+        "real-mnist16",
+        "pixelcnn-mnist16",
+        "gated-mnist16",
+        "baseline-mnist16",
+    ]
     assert lines["pixelcnn-mnist16"].startswith("3/6 yes\tnot met")
     assert lines["gated-mnist16"].startswith("5/6 yes\tmet")
+    assert lines["real-mnist16"].startswith("6/6 yes\tanchor")
+    assert out[-1] == "model grids met: 3 of 4 (readers CDEFGH)"
