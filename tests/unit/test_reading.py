@@ -112,9 +112,9 @@ def test_committed_readings_are_of_the_shipped_weights_and_the_readme_reports_th
 
 
 GRID_READINGS = [  # folder under assets/reading, grid set, README marker, readers, current
-    ("readme-grids", "mnist", "grids", "UVWXYZ", True),
+    ("readme-grids", "mnist", "grids", "CDEFGH", True),
     ("readme-grids-digits8", "digits8", "grids-digits8", "OPQRST", True),
-    ("readme-grids-before-resume", "mnist", "grids-before-resume", "CDEFGH", False),
+    ("mnist16-dropout-resume/grids", "mnist", "grids-dropout-resume", "UVWXYZ", False),
     ("digits8-first-model", "digits8", "grids-digits8-first", "IJKLMN", False),
 ]
 README = (ASSETS.parent / "README.md").read_text()
@@ -157,15 +157,28 @@ def test_readme_grids_are_the_committed_pictures_and_the_readme_reports_their_re
     assert f"<!-- {marker}:start -->\n{table}\n<!-- {marker}:end -->" in README
 
 
-def test_the_first_8x8_reading_names_weights_that_are_no_longer_shipped():
-    record = json.loads((ASSETS / "reading" / "digits8-first-model" / "model.json").read_text())
-    today = pretrained_card("pixelcnn-digits8")["samples"]["weights_digest"]
-    assert record["model"] == "pixelcnn-digits8" and record["weights_digest"] != today
+@pytest.mark.parametrize("folder", ["digits8-first-model", "mnist16-dropout-resume"])
+def test_earlier_readings_name_weights_that_are_no_longer_shipped(folder):
+    record = json.loads((ASSETS / "reading" / folder / "model.json").read_text())
+    today = pretrained_card(record["model"])["samples"]["weights_digest"]
+    assert record["weights_digest"] != today
+
+
+def test_the_dropout_resume_read_worse_on_its_sheet_and_the_readme_says_so():
+    """The withdrawn resume: its per-cell sheet, read by two more readers, in the README."""
+    folder = ASSETS / "reading" / "mnist16-dropout-resume" / "sheet"
+    key = json.loads((folder / "key.json").read_text())
+    readers = [json.loads(p.read_text()) for p in sorted(folder.glob("reader-*.json"))]
+    assert len(readers) == 2
+    for source in ("real", "pixelcnn-mnist16", "gated-mnist16"):
+        scores = [R.score_reading(key, answers)[source] for answers in readers]
+        row = f"| mnist16, dropout resume | `{source}` | "
+        assert row + " | ".join(f"{s['read']}/{s['shown']}" for s in scores) + " |" in README
 
 
 def test_the_readme_states_the_panels_verdicts():
     """What the README concludes from the tables is what the rule and the answers give."""
-    mnist, digits8, first = (_panel(folder) for folder, *_ in GRID_READINGS)
+    mnist, digits8, resume, first = (_panel(folder) for folder, *_ in GRID_READINGS)
     met = {m: mnist[m]["met"] for m in R.README_GRID_MODELS}
     assert met == {
         "pixelcnn-mnist16": False,
@@ -175,6 +188,7 @@ def test_the_readme_states_the_panels_verdicts():
     }
     assert digits8["pixelcnn-digits8"]["met"] and digits8["pixelcnn-digits8"]["yes"] == 6
     assert first["pixelcnn-digits8"]["yes"] == 0
+    assert resume["pixelcnn-mnist16"]["yes"] == 0
     others = ["gated-mnist16", "pixelcnn-mnist28-binary", "gated-mnist28-binary"]
     y = mnist["pixelcnn-mnist16"]["yes"]
     for claim in [
@@ -189,6 +203,8 @@ def test_the_readme_states_the_panels_verdicts():
         f"they named {_named(digits8, 'pixelcnn-digits8')} of its 16 samples at once, against "
         f"{_named(digits8, 'real-digits8')} of 16 real 8×8\ndigits",
         "By the rule, its grid now shows recognisable digits.",
+        f"None said yes to its grid ({_named(resume, 'pixelcnn-mnist16')} of 16 named at once,\n"
+        f"against {_named(mnist, 'pixelcnn-mnist16')} for the shipped weights)",
     ]:
         assert claim in README, claim
     assert all(mnist[m]["yes"] == 5 for m in others)
