@@ -5,17 +5,25 @@
 * ``python-code``: a fixed, documented list of pure-Python standard-library modules
   (``PYTHON_CODE_MODULES``), read from this interpreter's ``Lib/`` directory and joined
   in list order, so the corpus is the same on every machine with the same Python.
+* ``python-stdlib``: every ``.py`` file of this interpreter's ``Lib/`` (``test/``,
+  ``idlelib/`` and ``site-packages/`` left out, ~11 MB) plus the pydoc topics, split by
+  whole files (``stdlib_split``): held-out files are text the model has never seen.
 * user text (``text_from_bytes``), the book's recipe JSON (``recipes_from_json``), and
   two synthetic tasks for the Memory page (``recall_task``, ``brackets_task``).
 
-``split(text, val_fraction)`` is the one train/validation rule: the last fraction of the
-text is validation. It is deterministic and never leaks: validation is text the model
-never saw, as in the book's and PE's splits.
+``split(text, val_fraction)`` is the train/validation rule of the small corpora: the last
+fraction of the text is validation. It is deterministic and never leaks: validation is
+text the model never saw, as in the book's and PE's splits. ``python-stdlib`` holds out
+whole files instead, by a hash of each file's path (``file_split``), so the rule does not
+depend on the order or number of files.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import importlib.util
 import json
 import random
 import sysconfig
@@ -70,6 +78,127 @@ def python_code() -> str:
     if not parts:
         raise ValueError(f"No standard-library sources found under {lib}.")
     return "\n\n".join(parts)
+
+
+# python-stdlib: which folders of Lib/ are left out, and the least a real CPython holds.
+STDLIB_EXCLUDED = ("test", "idlelib", "site-packages", "__pycache__")
+STDLIB_MIN_FILES = 400  # CPython 3.11 ships ~670 such files
+STDLIB_MIN_CHARS = 6_000_000  # and ~11.3M characters of them
+
+
+def file_split(relative_path: str) -> str:
+    """``"val"``, ``"test"`` or ``"train"`` for one stdlib file, fixed by its path alone.
+
+    The first 8 hex digits of sha256(path), mod 20: 0 is validation, 1 is test (about 5%
+    each), the rest train. Paths use ``/`` on every OS.
+    """
+    bucket = int(hashlib.sha256(relative_path.encode("utf-8")).hexdigest()[:8], 16) % 20
+    return {0: "val", 1: "test"}.get(bucket, "train")
+
+
+def stdlib_files(lib: Path | None = None) -> list[tuple[str, str]]:
+    """``(relative path, source)`` of every stdlib ``.py`` file in sorted path order.
+
+    Raises:
+        ValueError: the standard library is missing or much smaller than a CPython's,
+            so a model would silently be trained on less text than its card says.
+    """
+    lib = Path(sysconfig.get_paths()["stdlib"]) if lib is None else lib
+    return list(_stdlib_files(str(lib)))
+
+
+@functools.lru_cache(maxsize=2)
+def _stdlib_files(lib: str) -> tuple[tuple[str, str], ...]:
+    root = Path(lib)
+    paths = sorted(
+        p
+        for p in root.rglob("*.py")
+        if not any(part in STDLIB_EXCLUDED for part in p.relative_to(root).parts[:-1])
+    )
+    files = []
+    for p in paths:  # one pass; a file that is not UTF-8 is not Python 3 source here
+        try:
+            files.append((p.relative_to(root).as_posix(), p.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, OSError):
+            continue
+    chars = sum(len(t) for _, t in files)
+    if len(files) < STDLIB_MIN_FILES or chars < STDLIB_MIN_CHARS:
+        raise ValueError(
+            f"The standard library under {root} holds {len(files)} .py files "
+            f"({chars:,} characters); python-stdlib needs at least {STDLIB_MIN_FILES} files "
+            f"and {STDLIB_MIN_CHARS:,} characters. This Python's Lib/ is missing or "
+            "stripped: install a full CPython or choose another corpus."
+        )
+    return tuple(files)
+
+
+def stdlib_split() -> dict[str, str]:
+    """The python-stdlib corpus as ``{"train", "val", "test"}`` texts.
+
+    Each part is its files joined in path order, each file preceded by a blank line; the
+    pydoc topics are training text. Whole files are held out (``file_split``).
+    """
+    parts: dict[str, list[str]] = {"train": [python_docs()], "val": [], "test": []}
+    for path, text in stdlib_files():
+        parts[file_split(path)].append(text)
+    return {k: "\n\n".join(v) for k, v in parts.items()}
+
+
+def python_stdlib() -> str:
+    """The whole python-stdlib corpus (train, then validation, then test files)."""
+    parts = stdlib_split()
+    return "\n\n".join(parts[k] for k in ("train", "val", "test"))
+
+
+# Technical English the training corpora do not contain: the docstrings of installed
+# third-party libraries (pinned in requirements.txt), a fixed share from each.
+DOCSTRING_PACKAGES = ("numpy", "pandas", "sklearn")
+DOCSTRING_CHARS_PER_PACKAGE = 100_000
+
+
+def third_party_docstrings(
+    packages: tuple[str, ...] = DOCSTRING_PACKAGES,
+    chars_per_package: int = DOCSTRING_CHARS_PER_PACKAGE,
+) -> str:
+    """Module, class and function docstrings of ``packages``, in sorted file order.
+
+    Each package gives its first ``chars_per_package`` characters of docstrings (files in
+    path order, test folders left out), so the set is the same wherever the same versions
+    are installed.
+
+    Raises:
+        ValueError: a package is not installed or holds too few docstrings.
+    """
+    out = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"Package {name!r} is not installed; it gives held-out docstrings.")
+        root = Path(next(iter(spec.submodule_search_locations)))
+        docs: list[str] = []
+        size = 0
+        for path in sorted(root.rglob("*.py")):
+            if any(p in ("tests", "test", "testing") for p in path.relative_to(root).parts):
+                continue
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except (SyntaxError, UnicodeDecodeError, ValueError):
+                continue
+            for node in ast.walk(tree):
+                if isinstance(
+                    node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+                ):
+                    doc = ast.get_docstring(node)
+                    if doc and len(doc) >= 80:
+                        docs.append(doc)
+                        size += len(doc) + 2
+            if size >= chars_per_package:
+                break
+        text = "\n\n".join(docs)[:chars_per_package]
+        if len(text) < chars_per_package // 2:
+            raise ValueError(f"Package {name!r} holds only {len(text)} characters of docstrings.")
+        out.append(text)
+    return "\n\n".join(out) + "\n"
 
 
 def text_from_bytes(data: bytes, max_bytes: int = MAX_USER_BYTES) -> str:
@@ -185,6 +314,7 @@ class Corpus:
     name: str  # registry key, e.g. "python-docs"
     description: str  # one line for the UI
     load: Callable[[], str]  # returns the whole text
+    load_split: Callable[[], dict[str, str]] | None = None  # held-out files, if it has them
 
 
 CORPORA: dict[str, Corpus] = {
@@ -194,6 +324,12 @@ CORPORA: dict[str, Corpus] = {
             "python-docs", "CPython's documentation topics (pydoc_data), ~465k chars", python_docs
         ),
         Corpus("python-code", "22 standard-library modules' source code", python_code),
+        Corpus(
+            "python-stdlib",
+            "the whole standard library's source and the pydoc topics (~11 MB, by file)",
+            python_stdlib,
+            stdlib_split,
+        ),
         Corpus(
             "recall",
             "long-range recall: a letter, 1-40 random digits, '=', the same letter",
@@ -213,3 +349,15 @@ def load_corpus(name: str) -> str:
     if name not in CORPORA:
         raise ValueError(f"Unknown corpus {name!r}; choose from {list_corpora()}.")
     return CORPORA[name].load()
+
+
+def load_split(name: str, val_fraction: float = 0.1) -> dict[str, str]:
+    """``{"train", "val"[, "test"]}`` of a registered corpus: its own held-out files where it
+    has them, else ``split`` of its text."""
+    if name not in CORPORA:
+        raise ValueError(f"Unknown corpus {name!r}; choose from {list_corpora()}.")
+    corpus = CORPORA[name]
+    if corpus.load_split is not None:
+        return corpus.load_split()
+    train, val = split(corpus.load(), val_fraction)
+    return {"train": train, "val": val}

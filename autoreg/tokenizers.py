@@ -43,9 +43,16 @@ class CharTokenizer:
         self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
 
     @classmethod
-    def fit(cls, text: str) -> CharTokenizer:
-        """Vocabulary = every distinct character of ``text``, sorted (deterministic)."""
-        return cls(sorted(set(text)))
+    def fit(cls, text: str, min_count: int = 1) -> CharTokenizer:
+        """Vocabulary = every character seen at least ``min_count`` times, sorted.
+
+        Rarer characters read as ``<unk>``: a few hundred stray symbols in a large corpus
+        would otherwise crowd the softmax with tokens the model can never learn.
+        """
+        if min_count <= 1:
+            return cls(sorted(set(text)))
+        counts = Counter(text)
+        return cls(sorted(c for c, n in counts.items() if n >= min_count))
 
     @property
     def vocab_size(self) -> int:

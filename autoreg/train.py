@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 # subcommand -> module exposing add_arguments(parser) and main(args) -> int
@@ -31,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["python", "-m", "autoreg.train", *argv])  # for the card
     return int(args._main(args) or 0)
 
 
