@@ -1,14 +1,14 @@
 """autoreg: the app frame. Page config, the shared sidebar, and the navigation.
 
-Pages are registered in ``autoreg/ui/registry.py``; this file only turns that list
+Pages are registered in ``autoreg/registry.py``; this file only turns that list
 into ``st.Page`` objects, so the menu, the Home page and the tests never disagree.
 """
 
 import streamlit as st
 
 from autoreg.pretrained import ASSETS
+from autoreg.registry import pages_by_section
 from autoreg.ui import chrome
-from autoreg.ui.registry import pages_by_section
 from autoreg.ui.train import adopt_finished_run
 
 st.set_page_config(

@@ -6,9 +6,9 @@ numpy; it never imports streamlit or plotly.
 
 from autoreg.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from autoreg.pretrained import list_pretrained, load_model_bytes, load_pretrained
-from autoreg.sampling import sample
-from autoreg.sequence import SequenceConfig, SequenceModel
-from autoreg.trace import Trace, trace
+from autoreg.seq.model import SequenceConfig, SequenceModel
+from autoreg.seq.sampling import sample
+from autoreg.seq.trace import Trace, trace
 
 __all__ = [
     "Checkpoint",

@@ -10,7 +10,7 @@ result, and any error. Nothing in here imports Streamlit; the page only reads.
 Control flows through ``threading.Event`` objects. The task reports every optimiser
 step through :meth:`JobContext.report_step`, and that call is where the job pauses (it
 blocks until resumed), enforces its time cap (it sets the stop flag), and so on; the
-library training loops (``autoreg.sequence_training.train``,
+library training loops (``autoreg.seq.training.train``,
 ``autoreg.pixelcnn.training.train``) stop at the end of the step once the flag is set::
 
     page thread                      job thread

@@ -3,7 +3,7 @@
 The page builds a :class:`SequenceSpec` or :class:`PixelSpec` from its widgets;
 ``sequence_task`` / ``pixel_task`` turn one into a task for ``autoreg.jobs.TrainingJob``.
 The tasks reuse the library training loops of the cores
-(``autoreg.sequence_training.train`` and ``autoreg.pixelcnn.training.train``) and their
+(``autoreg.seq.training.train`` and ``autoreg.pixelcnn.training.train``) and their
 checkpoint-card helpers, so a model trained in the browser has the same card as one
 trained by ``python -m autoreg.train``. Every model is built fresh here: the shared
 pretrained models are never trained.
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from autoreg import corpora
 from autoreg.jobs import MAX_CONCURRENT_JOBS, MAX_SECONDS, JobContext, Trained
-from autoreg.tokenizers import WordTokenizer
+from autoreg.seq import corpora
+from autoreg.seq.tokenizers import WordTokenizer
 
 MAX_TRAIN_CHARS = 300_000  # longer texts are cut to their first 300k characters
 MAX_SEQ_PARAMS = 2_000_000
@@ -60,7 +60,7 @@ class SequenceSpec:
     max_vocab: int = 5000  # word level only
 
     def train_config(self, corpus: str) -> Any:
-        from autoreg.sequence_training import TrainConfig
+        from autoreg.seq.training import TrainConfig
 
         return TrainConfig(
             corpus=corpus,
@@ -98,7 +98,7 @@ class PixelSpec:
 
 def sequence_params(spec: SequenceSpec, vocab_size: int) -> int:
     """Parameter count of the model ``spec`` builds for a vocabulary (checked before a run)."""
-    from autoreg.sequence import SequenceConfig, SequenceModel
+    from autoreg.seq.model import SequenceConfig, SequenceModel
 
     cfg = SequenceConfig(
         cell=spec.cell,
@@ -209,7 +209,7 @@ def inspect_upload(data: bytes, recipes: bool = False) -> TextSummary:
 def sample_text(model: Any, length: int = 200, temperature: float = 0.8, seed: int = 0) -> str:
     """A progress preview: ``length`` tokens drawn after a newline by ``autoreg.sample``
     (own generator, ``<unk>`` never drawn, the model's train/eval mode restored)."""
-    from autoreg.sampling import sample
+    from autoreg.seq.sampling import sample
 
     tok = model.tokenizer
     prompt = "\n" if "\n" in tok.stoi else tok.token(1 if tok.vocab_size > 1 else 0)
@@ -219,8 +219,8 @@ def sample_text(model: Any, length: int = 200, temperature: float = 0.8, seed: i
 
 def sequence_task(spec: SequenceSpec, text: str, corpus: str):
     """A job task: train a fresh sequence model on ``text`` with the core's loop."""
-    from autoreg.sequence import checkpoint_card
-    from autoreg.sequence_training import card_extras, train
+    from autoreg.seq.model import checkpoint_card
+    from autoreg.seq.training import card_extras, train
 
     text = check_sequence(spec, text)
     cfg = spec.train_config(corpus)
@@ -251,8 +251,8 @@ def sequence_task(spec: SequenceSpec, text: str, corpus: str):
 
 def pixel_task(spec: PixelSpec, data: Any = None):
     """A job task: train a fresh PixelCNN on ``spec.dataset`` with the core's loop."""
-    from autoreg.images import load_images
     from autoreg.pixelcnn import PixelCNNConfig, build_model, sample_images
+    from autoreg.pixelcnn.data import load_images
     from autoreg.pixelcnn.training import PixelTrainConfig, make_card, train
 
     check_pixel(spec)

@@ -19,7 +19,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 # kind -> "module:function" building an eval-mode model from a Checkpoint.
 _BUILDERS = {
-    "sequence": "autoreg.sequence:model_from_checkpoint",
+    "sequence": "autoreg.seq.model:model_from_checkpoint",
     "pixelcnn": "autoreg.pixelcnn.models:model_from_checkpoint",
 }
 

@@ -1,6 +1,6 @@
 """Training command line: ``python -m autoreg.train seq|pixel ...``.
 
-The training loops live with their model families (``autoreg.sequence_training`` and
+The training loops live with their model families (``autoreg.seq.training`` and
 ``autoreg.pixelcnn.training``); this module only wires their argument parsers together,
 so ``python -m autoreg.train seq --help`` and ``... pixel --help`` each list their own
 options.
@@ -15,7 +15,7 @@ import sys
 
 # subcommand -> module exposing add_arguments(parser) and main(args) -> int
 COMMANDS = {
-    "seq": ("train an RNN/LSTM/GRU language model", "autoreg.sequence_training"),
+    "seq": ("train an RNN/LSTM/GRU language model", "autoreg.seq.training"),
     "pixel": ("train a PixelCNN or Gated PixelCNN", "autoreg.pixelcnn.training"),
 }
 

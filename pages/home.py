@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from autoreg.registry import pages_by_section
 from autoreg.ui.catalog import shipped_models_table
 from autoreg.ui.chrome import require_frame
-from autoreg.ui.registry import pages_by_section
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Inside autoregressive models")

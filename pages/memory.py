@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from autoreg import cells
-from autoreg.memory import RECALL_LETTERS
+from autoreg.seq import cells
+from autoreg.seq.memory import RECALL_LETTERS
 from autoreg.ui import memory as ui
 from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.sequences import get_trace, text_input

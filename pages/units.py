@@ -2,12 +2,12 @@
 
 import streamlit as st
 
+from autoreg.seq.units import FEATURES, kl_bits, quantities, richest_window
 from autoreg.ui import units as ui
 from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
 from autoreg.ui.urlstate import url_notice_area, url_widget
-from autoreg.units import FEATURES, kl_bits, quantities, richest_window
 from autoreg.viz import units as viz
 from autoreg.viz.common import token_label
 

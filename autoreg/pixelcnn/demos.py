@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from autoreg.images import load_images
+from autoreg.pixelcnn.data import load_images
 from autoreg.pixelcnn.layers import MaskedConv2d
 from autoreg.pixelcnn.models import PixelCNN, PixelCNNConfig, build_model
 from autoreg.pixelcnn.receptive import (

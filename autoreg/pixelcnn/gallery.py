@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from autoreg.checkpoints import load_checkpoint, save_checkpoint, tensors_digest
-from autoreg.images import load_images
-from autoreg.pixelcnn.judge import sample_quality, train_judge
+from autoreg.pixelcnn.data import load_images
+from autoreg.pixelcnn.evaluation import sample_quality, train_judge
 from autoreg.pixelcnn.sampling import sample_images
 from autoreg.pretrained import ASSETS, load_pretrained, model_from_checkpoint, pretrained_card
 

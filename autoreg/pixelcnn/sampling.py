@@ -18,7 +18,6 @@ pytorch-generative's ``sample(conditioned_on=...)`` for the known-pixel conventi
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -164,33 +163,3 @@ def sample_images(model: Model, **kwargs) -> torch.Tensor:
         n = kwargs.get("n", 16)
         return _prepare_start(model, n, kwargs.get("start"))[0]
     return last.images
-
-
-def bench_sampler_speedup(
-    name: str = "pixelcnn-mnist28-binary", n: int = 16, seed: int = 0
-) -> dict:
-    """Time the naive sampler (one full forward per pixel) against the fast one.
-
-    Both run in this process, one after the other, on the shipped 28x28 model, with the
-    same seed; the result says whether they drew the same images.
-    """
-    from autoreg.pretrained import load_pretrained
-
-    model = load_pretrained(name)
-    t0 = time.perf_counter()
-    naive = sample_images(model, n=n, seed=seed, fast=False)
-    t_naive = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fast = sample_images(model, n=n, seed=seed, fast=True)
-    t_fast = time.perf_counter() - t0
-    return {
-        "ratio": round(t_naive / t_fast, 2),
-        "target": 5,
-        "naive_s": round(t_naive, 3),
-        "fast_s": round(t_fast, 3),
-        "same_samples": bool(torch.equal(naive, fast)),
-        "model": name,
-        "n": n,
-        "image_size": model.config.image_size,
-        "threads": torch.get_num_threads(),
-    }

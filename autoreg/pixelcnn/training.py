@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from autoreg.images import ImageDataset, load_images, native_train_images, quantise, resize
+from autoreg.pixelcnn.data import ImageDataset, load_images, native_train_images, quantise, resize
 from autoreg.pixelcnn.layers import ResidualBlock
 from autoreg.pixelcnn.models import GatedPixelCNN, PixelCNN, PixelCNNConfig, build_model
 

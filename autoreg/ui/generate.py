@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from autoreg.sampling import Pipeline, sample, sampling_pipeline
+from autoreg.seq.sampling import Pipeline, sample, sampling_pipeline
 from autoreg.ui.models import SESSION_PREFIX, get_model
 from autoreg.viz.common import HIGHLIGHT
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from autoreg import cells, memory
-from autoreg.sequence import CELLS
+from autoreg.seq import cells, memory
+from autoreg.seq.model import CELLS
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
 from autoreg.ui.sequences import is_char_model
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from autoreg.images import load_images
+from autoreg.pixelcnn.data import load_images
 from autoreg.pixelcnn.demos import MaskDemo, StackFields, stack_fields, train_mask_demo
 from autoreg.pixelcnn.generation import FieldStencil, GenerationRun, Start
 from autoreg.ui.chrome import presenting

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from autoreg.trace import Trace, trace
+from autoreg.seq.trace import Trace, trace
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
 from autoreg.ui.urlstate import url_widget
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from autoreg.trace import Trace
+from autoreg.seq.trace import Trace
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_names
 from autoreg.ui.sequences import get_trace, is_language_model
 from autoreg.ui.urlstate import url_widget

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from autoreg import corpora, lab
+from autoreg import lab
 from autoreg.jobs import SLOTS, TrainingJob
+from autoreg.seq import corpora
 from autoreg.ui.chrome import presenting
 from autoreg.ui.models import add_session_model
 from autoreg.ui.urlstate import url_widget

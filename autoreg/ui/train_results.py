@@ -16,8 +16,8 @@ import streamlit as st
 
 from autoreg.checkpoints import MAX_CHECKPOINT_BYTES, checkpoint_bytes, parse_checkpoint
 from autoreg.pretrained import model_from_checkpoint
+from autoreg.registry import PAGES
 from autoreg.ui.models import add_session_model
-from autoreg.ui.registry import PAGES
 from autoreg.ui.train import USED_BY, Run, adopt_finished_run
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from autoreg import units
-from autoreg.intervene import run_with_intervention
-from autoreg.trace import Trace
+from autoreg.seq import units
+from autoreg.seq.intervene import run_with_intervention
+from autoreg.seq.trace import Trace
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_names
 from autoreg.ui.sequences import get_trace, is_char_model
 

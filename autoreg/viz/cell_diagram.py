@@ -23,7 +23,7 @@ import math
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from autoreg.trace import Trace
+from autoreg.seq.trace import Trace
 from autoreg.viz.common import DIVERGING, HIGHLIGHT, SEQUENTIAL, style
 
 LSTM_SUBSTEPS = ("forget", "input", "candidate", "cell", "output", "hidden")

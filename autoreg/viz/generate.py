@@ -1,6 +1,6 @@
 """Figures for the Generate page: the sampling pipeline and temperature side by side.
 
-Pure builders: they take the arrays of ``autoreg.sampling.sampling_pipeline`` (logits,
+Pure builders: they take the arrays of ``autoreg.seq.sampling.sampling_pipeline`` (logits,
 scaled, masked, probabilities) as NumPy, never recompute them, and show the same tokens
 in the same order in every panel, so a bar can be followed from logit to draw.
 """

@@ -312,7 +312,7 @@ def toy_cell_figure(
 ) -> go.Figure:
     """Small multiples: the toy cell state c of a few units under each choice of functions.
 
-    ``runs`` are ``autoreg.cells.ToyRun``; the write phase is shaded. Each panel has its
+    ``runs`` are ``autoreg.seq.cells.ToyRun``; the write phase is shaded. Each panel has its
     own y axis: the exploding variant reaches ~1e18 while the others stay near 1.
     """
     fig = make_subplots(

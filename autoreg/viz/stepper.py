@@ -2,7 +2,7 @@
 
 Builders are pure (a ``Trace`` or arrays in, ``go.Figure`` out) and only *slice* the
 trace: the page caches one trace per (model, text) and moving the cursor must cost no
-model call. Layout of the arrays they read (``autoreg.trace.Trace``)::
+model call. Layout of the arrays they read (``autoreg.seq.trace.Trace``)::
 
     hidden, cell, gates[name]   (T, L, H)   T steps, L layers, H units
     probs                       (T, V)      p(x_{t+1} | x_{<=t}) after step t
@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from autoreg.trace import Trace
+from autoreg.seq.trace import Trace
 from autoreg.viz.common import ACCENT, DIVERGING, HIGHLIGHT, MUTED, SEQUENTIAL, style, token_label
 
 # Display names of every quantity, in the order the page shows them.

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from autoreg.ui.registry import PAGES
+from autoreg.registry import PAGES
 from autoreg.ui.urlstate import same_value
 
 BAD_FIXED = ["-1000000000000", "1e308", "nan", "-inf", "not-a-model", "", "0x1F", "[1, 2]"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from autoreg.ui.registry import PAGES
+from autoreg.registry import PAGES
 from tests.conftest import ROOT
 
 

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from autoreg.sampling import generate_text
+from autoreg.seq.sampling import generate_text
 
 PAGE = "pages/generate.py"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoreg.ui.registry import PAGES
+from autoreg.registry import PAGES
 
 
 def test_home_states_the_chain_rule(open_page):

@@ -12,8 +12,8 @@ import json
 import pytest
 import torch
 
-from autoreg.sequence import SequenceConfig, SequenceModel, checkpoint_card
-from autoreg.tokenizers import CharTokenizer
+from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card
+from autoreg.seq.tokenizers import CharTokenizer
 from autoreg.ui.models import SessionModel
 from autoreg.ui.sequences import PRESETS
 

@@ -13,8 +13,8 @@ import pytest
 import streamlit as st
 import torch
 
-from autoreg.sequence import SequenceConfig, SequenceModel, checkpoint_card
-from autoreg.tokenizers import CharTokenizer
+from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card
+from autoreg.seq.tokenizers import CharTokenizer
 from autoreg.ui import stepper
 from autoreg.ui.models import SESSION_MODELS, SessionModel
 from autoreg.ui.sequences import PRESETS

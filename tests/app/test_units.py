@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autoreg.intervene import run_with_intervention
-from autoreg.sequence import SequenceConfig, SequenceModel, checkpoint_card
-from autoreg.tokenizers import CharTokenizer
-from autoreg.trace import trace
+from autoreg.seq.intervene import run_with_intervention
+from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card
+from autoreg.seq.tokenizers import CharTokenizer
+from autoreg.seq.trace import trace
+from autoreg.seq.units import kl_bits, probe_text
 from autoreg.ui.models import SessionModel
 from autoreg.ui.sequences import PRESETS
-from autoreg.units import kl_bits, probe_text
 
 PAGE = "pages/units.py"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from autoreg.bench_browser import CHROMIUM_FLAGS, VIEWPORT, serve  # one definition of the browser
+from autoreg.bench.browser import CHROMIUM_FLAGS, VIEWPORT, serve  # one definition of the browser
 from tests.conftest import ROOT
 
 # Opening a page URL directly makes Streamlit probe <page>/_stcore/health and host-config

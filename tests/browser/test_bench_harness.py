@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from autoreg import bench_browser as bb
+from autoreg.bench import browser as bb
 
 pytestmark = pytest.mark.browser
 

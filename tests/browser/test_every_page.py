@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from autoreg.ui.registry import PAGES
+from autoreg.registry import PAGES
 from tests.browser.conftest import assert_clean, open_app, screenshot, serve_app, wait_idle
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,7 @@
 Shipped models and traces are shared between sessions (``st.cache_resource``); what a
 session chose and where its cursor is must not be. The page is found generically: the
 first registered page with a model picker offering two models and a stepping control
-(the benchmark's discovery, ``autoreg.bench_browser``). Both sessions step concurrently
+(the benchmark's discovery, ``autoreg.bench.browser``). Both sessions step concurrently
 (asyncio, one browser, two contexts), a different number of times each.
 """
 
@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from autoreg import bench_browser as bb
-from autoreg.ui.registry import PAGES
+from autoreg.bench import browser as bb
+from autoreg.registry import PAGES
 from tests.browser.conftest import CHROMIUM_FLAGS, FRAMEWORK_PROBES, VIEWPORT
 
 pytestmark = pytest.mark.browser

@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from autoreg.checkpoints import checkpoint_bytes
-from autoreg.corpora import MAX_USER_BYTES, MIN_USER_CHARS, text_from_bytes
 from autoreg.pixelcnn.generation import GenerationRun, drawn_start
 from autoreg.pixelcnn.sampling import sample_images
 from autoreg.pretrained import ASSETS, list_pretrained, load_model_bytes, load_pretrained
-from autoreg.tokenizers import CharTokenizer
+from autoreg.seq.corpora import MAX_USER_BYTES, MIN_USER_CHARS, text_from_bytes
+from autoreg.seq.tokenizers import CharTokenizer
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Every Unicode general category; Cs (lone surrogates) cannot be written as UTF-8 at all.

@@ -6,8 +6,8 @@ import torch
 
 from autoreg.cards import markdown_table, sequence_cards
 from autoreg.pretrained import ASSETS, list_pretrained
-from autoreg.sequence import SequenceConfig, SequenceModel, save_model
-from autoreg.tokenizers import CharTokenizer
+from autoreg.seq.model import SequenceConfig, SequenceModel, save_model
+from autoreg.seq.tokenizers import CharTokenizer
 
 
 def test_table_lists_every_shipped_sequence_model() -> None:

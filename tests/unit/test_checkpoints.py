@@ -10,8 +10,8 @@ import torch
 
 from autoreg.checkpoints import checkpoint_bytes, load_checkpoint, parse_checkpoint
 from autoreg.pretrained import load_model_bytes, model_from_checkpoint
-from autoreg.sequence import SequenceConfig, SequenceModel, checkpoint_card, save_model
-from autoreg.tokenizers import CharTokenizer
+from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card, save_model
+from autoreg.seq.tokenizers import CharTokenizer
 
 
 def _model() -> SequenceModel:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autoreg import corpora, lab
+from autoreg import lab
 from autoreg.checkpoints import checkpoint_bytes
 from autoreg.jobs import JobSlots, TrainingJob
 from autoreg.pretrained import load_model_bytes
+from autoreg.seq import corpora
 
 TINY_SEQ = lab.SequenceSpec(cell="gru", hidden_size=32, embed_size=8, epochs=2, bptt=16,
                             batch_size=8)  # fmt: skip
@@ -75,8 +76,8 @@ def test_pixel_task_trains_on_digits_and_samples_images():
 
 
 def test_sample_text_is_reproducible_and_restores_train_mode():
-    from autoreg.sequence import SequenceConfig, SequenceModel
-    from autoreg.tokenizers import CharTokenizer
+    from autoreg.seq.model import SequenceConfig, SequenceModel
+    from autoreg.seq.tokenizers import CharTokenizer
 
     tok = CharTokenizer.fit("hello world\n")
     model = SequenceModel(SequenceConfig(vocab_size=tok.vocab_size, hidden_size=8), tok).train()

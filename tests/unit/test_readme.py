@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoreg.ui.registry import pages_markdown
+from autoreg.registry import pages_markdown
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -18,7 +18,7 @@ def test_readme_page_table_matches_the_registry():
     start = README.index("<!-- pages:start -->") + len("<!-- pages:start -->")
     end = README.index("<!-- pages:end -->")
     assert README[start:end].strip() == pages_markdown(), (
-        "README page table is stale; paste autoreg.ui.registry.pages_markdown() into it"
+        "README page table is stale; paste autoreg.registry.pages_markdown() into it"
     )
 
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from autoreg import corpora, lab
+from autoreg import lab
+from autoreg.seq import corpora
 
 GOOD = ("The cat sat on the mat. The dog sat on the log!\n" * 20).encode("utf-8")
 

@@ -1,0 +1,76 @@
+"""The browser benchmark's plain parts: percentiles, /proc memory, URLs, the reference page.
+
+The browser-driving parts are exercised against the reference page in
+``tests/browser/test_bench_harness.py``; here nothing starts a browser or a server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from autoreg import bench
+from autoreg.bench.__main__ import main as bench_main
+from autoreg.bench.browser import REFERENCE_APP, cpu_seconds, page_url, proc_memory_mb
+from autoreg.bench.load import machine_cpu_seconds, percentile
+
+
+def test_percentile_interpolates_like_numpy():
+    import numpy as np
+
+    xs = [0.3, 0.1, 2.0, 0.7, 0.5, 1.1]
+    for q in (0, 50, 95, 100):
+        assert percentile(xs, q) == pytest.approx(float(np.percentile(xs, q)))
+    assert percentile([], 50) is None
+
+
+def test_proc_memory_reads_this_process():
+    mem = proc_memory_mb(os.getpid())
+    assert 10 < mem["VmRSS"] <= mem["VmHWM"] < 64_000
+
+
+def test_page_urls_put_home_at_the_root():
+    assert page_url("http://h:1", "home") == "http://h:1/"
+    assert page_url("http://h:1", "step", "a=1") == "http://h:1/step?a=1"
+
+
+def test_browser_measures_are_registered_and_lazy():
+    for name in ("page_load_ratio", "step_latency_ratio", "server_memory", "classroom_load"):
+        assert name in bench.MEASURES
+    with pytest.raises(ValueError, match="Unknown measure"):
+        bench.run("no_such_measure")
+
+
+def test_per_page_results_print_one_json_line_each(monkeypatch, capsys):
+    monkeypatch.setitem(bench.MEASURES, "fake", "tests.unit.bench.test_bench:_fake_pages")
+    bench_main(["fake"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["page"] for x in lines] == ["a", "b"]
+    assert all(x["measure"] == "fake" for x in lines)
+
+
+def _fake_pages() -> list[dict]:
+    return [{"page": "a", "ratio": 1.0}, {"page": "b", "ratio": 2.0}]
+
+
+def test_reference_page_is_one_chart_and_a_button_that_moves_its_cursor():
+    at = AppTest.from_file(str(REFERENCE_APP), default_timeout=60).run()
+    charts = [e for e in at.main if getattr(e, "type", "") == "plotly_chart"]
+    assert len(charts) == 1 and len(at.button) == 1 and at.button[0].label == "Next"
+    cursor = json.loads(charts[0].proto.spec)["layout"]["shapes"][0]["x0"]
+    at.button[0].click().run()
+    charts = [e for e in at.main if getattr(e, "type", "") == "plotly_chart"]
+    assert json.loads(charts[0].proto.spec)["layout"]["shapes"][0]["x0"] == cursor + 1
+
+
+def test_cpu_seconds_count_this_process_and_the_machine():
+    mine, machine = cpu_seconds(os.getpid()), machine_cpu_seconds()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # burn 0.3 s of CPU here
+        pass
+    assert cpu_seconds(os.getpid()) - mine >= 0.25
+    assert machine_cpu_seconds() - machine >= 0.25
