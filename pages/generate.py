@@ -80,7 +80,10 @@ if stepping:
     b[0].button("◀ Back", key="gen_back", on_click=_move, args=(-1,), width="stretch")
     b[1].button("Next token ▶", key="gen_next", on_click=_move, args=(1,), type="primary",
                 width="stretch")  # fmt: skip
-step = url_widget(st.slider, "Generated token", 0, N - 1, 0, key="gen_step")
+step = url_widget(  # no default once the key holds a value: Streamlit warns on both
+    st.slider, "Generated token", 0, N - 1, None if "gen_step" in st.session_state else 0,
+    key="gen_step",
+)  # fmt: skip
 st.html(g.generated_html(prompt, gen, upto=step + 1 if stepping else None, mark=step))
 
 pipe = g.pipeline_at(gen, step, temperature, top_k)

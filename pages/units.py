@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from autoreg.seq.units import FEATURES, kl_bits, quantities, richest_window
+from autoreg.seq.units import FEATURES, describe_score, kl_bits, quantities, richest_window
 from autoreg.ui import units as ui
 from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
@@ -43,7 +43,8 @@ if st.session_state.get("units_unit", 0) > H - 1:
     st.session_state["units_unit"] = H - 1
 with controls[0]:
     qty = url_widget(
-        st.selectbox, "Quantity", qs, index=qs.index(best.quantity), key="units_qty",
+        st.selectbox, "Quantity", qs, key="units_qty",
+        index=0 if "units_qty" in st.session_state else qs.index(best.quantity),
         format_func=lambda q: ui.QUANTITY_LABELS.get(q, f"{q} gate"),
     )  # fmt: skip
 with controls[1]:
@@ -100,7 +101,7 @@ st.dataframe(best_rows, hide_index=True, width="stretch", height=260 if full els
 choice = url_widget(
     st.selectbox, "Open a unit", list(range(len(found))), key="units_found",
     format_func=lambda i: f"{FEATURES[found[i].feature].label} · {ui.short(found[i].quantity)}"
-    f"[{found[i].unit}] · score {found[i].score:+.3f}",
+    f"[{found[i].unit}] · {describe_score(found[i])}",
 )  # fmt: skip
 pick = found[choice]
 

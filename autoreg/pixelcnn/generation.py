@@ -29,6 +29,8 @@ from autoreg.pixelcnn.sampling import entropy_bits, sample_pixels
 Model = PixelCNN | GatedPixelCNN
 REGIONS = ("bottom half", "right half", "box")
 
+EXPORT_MIN_SIDE = 512  # pixels: exported PNG/GIF grids are at least this wide
+
 
 @dataclass(frozen=True)
 class Start:
@@ -244,8 +246,15 @@ class GenerationRun:
         )
 
     # --- export ---------------------------------------------------------------------------
+    def export_scale(self, scale: int = 8, min_side: int = EXPORT_MIN_SIDE) -> int:
+        """``scale``, raised until the grid is at least ``min_side`` pixels wide: a batch of
+        four 8x8 digits at scale 8 is a 129-pixel thumbnail, too small to project."""
+        cols = int(np.ceil(np.sqrt(self.n)))
+        return max(scale, int(np.ceil(min_side / (cols * self.size))))
+
     def png(self, step: int, scale: int = 8) -> bytes:
         """The batch after ``step`` as one PNG grid (grey levels, nearest-neighbour scaled)."""
+        scale = self.export_scale(scale)
         key = ("png", self.clamp(step), scale)
         if key not in self._exports:
             self._exports[key] = _encode([tile(self.images_at(step), self.levels, scale)])
@@ -253,6 +262,7 @@ class GenerationRun:
 
     def gif(self, scale: int = 8, max_frames: int = 120, ms: int = 60) -> bytes:
         """The generation so far as an animated GIF of the batch grid (at most ``max_frames``)."""
+        scale = self.export_scale(scale)
         steps = np.unique(np.linspace(0, self.computed, min(max_frames, self.computed + 1)))
         key = ("gif", self.computed, scale, max_frames)
         if key not in self._exports:

@@ -182,6 +182,20 @@ class UnitScore:
     strength: float  # 0..1, comparable within a feature: |2·AUROC − 1| or |r|
 
 
+def describe_score(s: UnitScore) -> str:
+    """How the page states one unit's score, with its direction.
+
+    An AUROC below 0.5 is as strong a unit as one above, of the opposite sign: it is
+    *lower* on the feature. Stating "score 0.277" alone reads as a weak unit.
+    """
+    f = FEATURES[s.feature]
+    if f.binary:
+        side = "higher" if s.score >= 0.5 else "lower"
+        return f"AUROC {s.score:.3f}: {side} {f.label}"
+    side = "rises" if s.score >= 0 else "falls"
+    return f"r = {s.score:+.3f}: {side} with {f.label}"
+
+
 def quantities(tr: Trace) -> dict[str, np.ndarray]:
     """Every per-unit quantity of a trace, (T, L, H) each: h, c (LSTM), then the gates."""
     out = {"hidden": tr.hidden}

@@ -79,6 +79,7 @@ def scores_table(scores: dict[str, list[units.UnitScore]]) -> pd.DataFrame:
                     "unit": f"{short(s.quantity)}[{s.unit}]",
                     "score": round(s.score, 3),
                     "measure": "AUROC" if spec.binary else "correlation r",
+                    "reads": units.describe_score(s).split(": ", 1)[1],
                     "strength": round(s.strength, 3),
                 }
             )

@@ -189,3 +189,13 @@ def test_richest_window_finds_the_varying_part():
     assert start <= 600 and start + 200 >= 700
     assert units.richest_window(f, 200, lo=0, hi=400) == 0  # flat: the first window
     assert units.richest_window(f, 2000) == 0
+
+
+def test_describe_score_states_the_direction_of_a_unit():
+    """An AUROC below 0.5 is a strong unit of the opposite sign, and the label says so."""
+    low = units.UnitScore("in_brackets", "hidden", 0, 3, 0.277, 0.446)
+    high = units.UnitScore("in_string", "cell", 0, 7, 0.912, 0.824)
+    neg = units.UnitScore("since_newline", "hidden", 0, 1, -0.61, 0.61)
+    assert units.describe_score(low) == "AUROC 0.277: lower inside brackets"
+    assert units.describe_score(high) == "AUROC 0.912: higher inside a string"
+    assert units.describe_score(neg).startswith("r = -0.610: falls with")

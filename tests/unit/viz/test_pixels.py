@@ -6,14 +6,23 @@ Receptive fields are checked against ``receptive_field`` (autograd), generations
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from autoreg.pixelcnn.demos import dot_product_example, raster_order, stack_fields, train_mask_demo
-from autoreg.pixelcnn.generation import FieldStencil, GenerationRun, Start, drawn_start, erase
+from autoreg.pixelcnn.generation import (
+    EXPORT_MIN_SIDE,
+    FieldStencil,
+    GenerationRun,
+    Start,
+    drawn_start,
+    erase,
+)
 from autoreg.pixelcnn.layers import causal_mask
 from autoreg.pixelcnn.models import PixelCNNConfig, build_model
 from autoreg.pixelcnn.receptive import blind_spot_size, receptive_field
@@ -135,6 +144,9 @@ def test_generation_run_replays_the_sampler(tiny):
     assert torch.equal(again.images_at(again.total)[kept], run.images_at(step)[kept])
     png, gif = run.png(run.total), run.gif(scale=2)
     assert png[:4] == b"\x89PNG" and gif[:6] == b"GIF89a"
+    # exports are big enough to project, whatever the image size (an 8x8 batch was 129 px)
+    for data in (png, gif):
+        assert Image.open(io.BytesIO(data)).size[0] >= EXPORT_MIN_SIDE
 
 
 def test_stop_ends_a_background_run_early(tiny):
