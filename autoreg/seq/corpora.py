@@ -8,6 +8,9 @@
 * ``python-stdlib``: every ``.py`` file of this interpreter's ``Lib/`` (``test/``,
   ``idlelib/`` and ``site-packages/`` left out, ~11 MB) plus the pydoc topics, split by
   whole files (``stdlib_split``): held-out files are text the model has never seen.
+* ``python-stdlib-english``: the English of those same files, their docstrings (read
+  with ``ast``) and comments (read with ``tokenize``) in source order, plus the pydoc
+  topics; a file's English lands in the part its code lands in (``stdlib_english_split``).
 * user text (``text_from_bytes``), the book's recipe JSON (``recipes_from_json``), and
   two synthetic tasks for the Memory page (``recall_task``, ``brackets_task``).
 
@@ -24,9 +27,12 @@ import ast
 import functools
 import hashlib
 import importlib.util
+import io
 import json
 import random
+import re
 import sysconfig
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,16 +138,89 @@ def _stdlib_files(lib: str) -> tuple[tuple[str, str], ...]:
     return tuple(files)
 
 
-def stdlib_split() -> dict[str, str]:
+def stdlib_split(lib: Path | None = None) -> dict[str, str]:
     """The python-stdlib corpus as ``{"train", "val", "test"}`` texts.
 
     Each part is its files joined in path order, each file preceded by a blank line; the
     pydoc topics are training text. Whole files are held out (``file_split``).
     """
     parts: dict[str, list[str]] = {"train": [python_docs()], "val": [], "test": []}
-    for path, text in stdlib_files():
+    for path, text in stdlib_files(lib):
         parts[file_split(path)].append(text)
     return {k: "\n\n".join(v) for k, v in parts.items()}
+
+
+# Comments that are directives for tools, not English: left out of python-stdlib-english.
+_DIRECTIVE = re.compile(r"(!|-\*-|(type|noqa|pragma|fmt|pylint|mypy|isort)\b)", re.IGNORECASE)
+
+
+def source_english(source: str) -> str:
+    """The docstrings and comments of one Python source, in source order.
+
+    Docstrings (module, class, function) come from ``ast`` and are cleaned of their
+    indentation; comments come from ``tokenize``, without the ``#``, and consecutive
+    comment lines stay one paragraph. Tool directives (``# noqa``, ``# type: ...``, a
+    shebang, a coding line) and comments without a letter (rulers such as ``#----``) are
+    not English and are left out. Paragraphs are separated by a blank line. Source that
+    does not parse (a few Python 2 fixtures in the standard library) gives what could be
+    read before the error.
+    """
+    blocks: list[tuple[int, str]] = []  # (first line, text)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is not None:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                doc = ast.get_docstring(node)
+                if doc and doc.strip():
+                    blocks.append((node.body[0].lineno, doc.strip()))
+    comments: list[tuple[int, int, str]] = []  # (first line, last line, text)
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type != tokenize.COMMENT:
+                continue
+            text, row = tok.string.lstrip("#").strip(), tok.start[0]
+            if not text or not any(c.isalpha() for c in text) or _DIRECTIVE.match(text):
+                continue
+            if comments and comments[-1][1] == row - 1:  # the paragraph goes on
+                first, _, previous = comments[-1]
+                comments[-1] = (first, row, previous + "\n" + text)
+            else:
+                comments.append((row, row, text))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # keep the comments read so far
+    blocks += [(first, text) for first, _, text in comments]
+    blocks.sort(key=lambda b: b[0])
+    return "\n\n".join(text for _, text in blocks)
+
+
+def stdlib_english_split(lib: Path | None = None) -> dict[str, str]:
+    """The python-stdlib-english corpus as ``{"train", "val", "test"}`` texts.
+
+    The English (``source_english``) of every file of ``stdlib_files``, in path order, in
+    the part ``file_split`` gives that file's code, so no held-out sentence of a
+    python-stdlib model's test files was seen in training here either. The pydoc topics
+    are training text. Files without any docstring or comment add nothing.
+    """
+    lib = Path(sysconfig.get_paths()["stdlib"]) if lib is None else lib
+    parts: dict[str, list[str]] = {"train": [python_docs()], "val": [], "test": []}
+    for path, text in _stdlib_english(str(lib)):
+        parts[file_split(path)].append(text)
+    return {k: "\n\n".join(v) for k, v in parts.items()}
+
+
+@functools.lru_cache(maxsize=2)
+def _stdlib_english(lib: str) -> tuple[tuple[str, str], ...]:
+    pairs = ((path, source_english(text)) for path, text in _stdlib_files(lib))
+    return tuple((path, english) for path, english in pairs if english)
+
+
+def python_stdlib_english() -> str:
+    """The whole python-stdlib-english corpus (train, then validation, then test)."""
+    parts = stdlib_english_split()
+    return "\n\n".join(parts[k] for k in ("train", "val", "test"))
 
 
 def python_stdlib() -> str:
@@ -329,6 +408,12 @@ CORPORA: dict[str, Corpus] = {
             "the whole standard library's source and the pydoc topics (~11 MB, by file)",
             python_stdlib,
             stdlib_split,
+        ),
+        Corpus(
+            "python-stdlib-english",
+            "the docstrings and comments of the standard library and the pydoc topics (by file)",
+            python_stdlib_english,
+            stdlib_english_split,
         ),
         Corpus(
             "recall",

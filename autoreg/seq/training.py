@@ -491,6 +491,10 @@ def card_extras(cfg: TrainConfig, result: TrainResult, corpus_sha256: str, **fac
     }
 
 
+# Corpora whose models are also scored on third-party docstrings (technical English they
+# never saw), beside their own held-out files.
+HELD_OUT_ENGLISH = ("python-stdlib", "python-stdlib-english")
+
 # Options that may change when a run is resumed; every other option comes from the file.
 RESUME_OVERRIDES = ("epochs", "max_minutes", "checkpoint_minutes", "eval_batches")
 
@@ -640,7 +644,7 @@ def main(args: argparse.Namespace) -> int:
         )
     finally:
         signal.signal(signal.SIGINT, previous)
-    if cfg.corpus == "python-stdlib":
+    if cfg.corpus in HELD_OUT_ENGLISH:
         result.metrics.update(
             heldout_metrics(
                 result.model,
