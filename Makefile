@@ -1,12 +1,15 @@
 # Two commands on a fresh machine:
 #   make run    create .venv if missing, install requirements.txt, serve the app
 #   make test   same venv plus requirements-dev.txt and chromium, then ruff and pytest
+# and, while working:
+#   make test-fast   unit and AppTest suites only: no browser, no slow tests, no lint
+#   make lint        ruff check and ruff format --check
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test lint bench chromium clean
+.PHONY: run test test-fast lint bench chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +40,13 @@ chromium:
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: $(VENV)/.installed-dev chromium lint
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest tests/unit tests/app -m "not browser and not slow"
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m autoreg.bench

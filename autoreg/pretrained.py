@@ -4,6 +4,10 @@ Every ``assets/<name>.safetensors`` with an autoreg card is a pretrained model; 
 the file stem (``lstm-char-pydocs``). The card's ``kind`` picks the model family; each
 family module exposes ``model_from_checkpoint(ckpt) -> nn.Module`` and is imported lazily,
 so loading a sequence model never imports the PixelCNN code and vice versa.
+
+The models live in the repository's top-level ``assets/``; the wheel carries the same
+folder as ``autoreg/assets/`` (``pyproject.toml`` maps it), so an installed package finds
+its models next to its code and a checkout finds them one level up.
 """
 
 from __future__ import annotations
@@ -15,7 +19,20 @@ import torch
 
 from autoreg.checkpoints import Checkpoint, load_checkpoint, parse_checkpoint
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def find_assets(package_dir: Path = PACKAGE_DIR) -> Path:
+    """The shipped-models folder: inside the installed package, else the checkout's.
+
+    The installed copy wins, so a wheel installed somewhere never reads a stray
+    ``assets/`` that happens to sit beside ``site-packages``.
+    """
+    installed = package_dir / "assets"
+    return installed if installed.is_dir() else package_dir.parent / "assets"
+
+
+ASSETS = find_assets()
 
 # kind -> "module:function" building an eval-mode model from a Checkpoint.
 _BUILDERS = {
