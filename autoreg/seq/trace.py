@@ -1,22 +1,8 @@
 """Exact internals of a ``SequenceModel`` for every step: h, c, every gate, probabilities.
 
-``trace(model, text_or_ids)`` runs PyTorch's fused kernels one layer at a time, so each
-layer's full output sequence is available, not only the top one, and h *is* the fused
-module's h. The gates come from one of two places:
-
-- LSTM on CPU: oneDNN's fused kernel keeps every step's gates in a workspace when run in
-  training mode, so the forward that gives h gives the gates too, at no extra cost. The
-  layout is oneDNN's, so every trace checks that those gates rebuild the kernel's own c
-  and h (``_gates_check``) before it uses them.
-- Otherwise (GRU, or when that check fails): the gates at step t depend only on the
-  layer input x_t and the previous output h_{t-1}, both known once the fused run is
-  done, so they are recomputed for all steps in one batched matmul (``_gates``).
-
-Only the LSTM cell state is then left, c_t = f_t * c_{t-1} + i_t * g_t, an elementwise
-recurrence scanned in blocks (``_cell_states``). ``bench_trace_overhead`` measures the
-whole trace against a bare forward.
-
-Equations (PyTorch's conventions, all post-activation values are what ``Trace`` stores)::
+The equations first, in PyTorch's conventions (``W_*`` are the rows of ``weight_ih_l{k}``
+and ``weight_hh_l{k}`` in PyTorch's gate order: i f g o for the LSTM, r z n for the GRU).
+Pre-activations are the values inside σ or tanh; ``Trace`` keeps both::
 
     LSTM  i = σ(W_ii x + b_ii + W_hi h + b_hi)      GRU  r = σ(W_ir x + b_ir + W_hr h + b_hr)
           f = σ(W_if x + b_if + W_hf h + b_hf)           z = σ(W_iz x + b_iz + W_hz h + b_hz)
@@ -25,8 +11,22 @@ Equations (PyTorch's conventions, all post-activation values are what ``Trace`` 
           c' = f * c + i * g,  h' = o * tanh(c')     RNN  h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
 
 GRU note: in PyTorch an update gate z near 1 *keeps* the old state, the opposite of many
-diagrams. Gate names in ``Trace.gates``: LSTM input/forget/candidate/output, GRU
-reset/update/candidate (candidate = n), RNN none.
+diagrams. Gate names: LSTM input/forget/candidate/output, GRU reset/update/candidate
+(candidate = n), RNN none.
+
+``lstm_gates``, ``gru_gates`` and the ``*_step`` functions below are these equations as
+code, and the reference for everything else. How ``trace`` computes them fast:
+
+- Each layer's recurrence runs in PyTorch's own fused kernel, so h *is* the module's h.
+- The gates at step t depend only on the layer input x_t and h_{t-1}, both known once the
+  fused run is done, so the reference gate equations run for all steps at once (one
+  batched matmul). For an LSTM on CPU the kernel's oneDNN workspace already holds the
+  gates (``autoreg.seq.fused``); they are used when they rebuild the kernel's own c and h,
+  checked on every call, and the pre-activations of those layers are then computed from
+  the same equations when first read (``Preactivations``).
+- The LSTM c_t = f_t * c_{t-1} + i_t * g_t is an elementwise recurrence, scanned in
+  blocks (``cell_states``). ``bench_trace_overhead`` measures the whole trace against a
+  bare forward.
 
 Arrays in ``Trace`` are NumPy float32 (ids int64): the page layer caches, slices and
 plots them, and NumPy arrays pickle cheaply and cannot carry autograd graphs.
@@ -34,13 +34,15 @@ plots them, and NumPy arrays pickle cheaply and cannot carry autograd graphs.
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from autoreg.seq import fused
 from autoreg.seq.model import SequenceConfig, SequenceModel
 
 GATE_NAMES = {
@@ -48,6 +50,128 @@ GATE_NAMES = {
     "gru": ("reset", "update", "candidate"),
     "rnn": (),
 }
+
+Weights = list[torch.Tensor]  # [W_ih, W_hh, b_ih, b_hh] of one layer, PyTorch's layout
+Gates = dict[str, torch.Tensor]
+
+# ---------------------------------------------------------------------------------------
+# The reference equations. Each takes one step (x (in,), h (H,)) or many independent steps
+# at once (x (T, in), h (T, H)); they return (gates, pre-activations), or the new state.
+# ---------------------------------------------------------------------------------------
+
+
+def lstm_gates(x: torch.Tensor, h: torch.Tensor, w: Weights) -> tuple[Gates, Gates]:
+    """i, f, o = σ(pre), g = tanh(pre), with pre = W_i* x + b_i* + W_h* h + b_h*."""
+    w_ih, w_hh, b_ih, b_hh = w
+    blocks = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, -1)  # i | f | g | o
+    pre = dict(zip(GATE_NAMES["lstm"], blocks, strict=True))
+    gates = {n: torch.tanh(p) if n == "candidate" else torch.sigmoid(p) for n, p in pre.items()}
+    return gates, pre
+
+
+def lstm_step(
+    x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w: Weights
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """c' = f * c + i * g, h' = o * tanh(c')."""
+    g, _ = lstm_gates(x, h, w)
+    c = g["forget"] * c + g["input"] * g["candidate"]
+    return g["output"] * torch.tanh(c), c
+
+
+def gru_gates(x: torch.Tensor, h: torch.Tensor, w: Weights) -> tuple[Gates, Gates]:
+    """r, z = σ(pre), n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
+    w_ih, w_hh, b_ih, b_hh = w
+    x_r, x_z, x_n = (x @ w_ih.T + b_ih).chunk(3, -1)
+    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, -1)
+    pre = {"reset": x_r + h_r, "update": x_z + h_z}
+    r = torch.sigmoid(pre["reset"])
+    pre["candidate"] = x_n + r * h_n
+    gates = {"reset": r, "update": torch.sigmoid(pre["update"])}
+    gates["candidate"] = torch.tanh(pre["candidate"])
+    return gates, pre
+
+
+def gru_step(x: torch.Tensor, h: torch.Tensor, w: Weights) -> torch.Tensor:
+    """h' = (1 - z) * n + z * h."""
+    g, _ = gru_gates(x, h, w)
+    return (1 - g["update"]) * g["candidate"] + g["update"] * h
+
+
+def rnn_step(x: torch.Tensor, h: torch.Tensor, w: Weights) -> torch.Tensor:
+    """h' = tanh(W_ih x + b_ih + W_hh h + b_hh)."""
+    w_ih, w_hh, b_ih, b_hh = w
+    return torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+
+
+GATE_EQUATIONS = {"lstm": lstm_gates, "gru": gru_gates}
+
+# ---------------------------------------------------------------------------------------
+# The trace
+# ---------------------------------------------------------------------------------------
+
+
+class Preactivations(Mapping):
+    """Gate name -> (T, L, H) float32 pre-activation, the value before σ or tanh.
+
+    Layers whose gates were recomputed store their pre-activations from that same call
+    (``lstm_gates``/``gru_gates``). Layers whose gates came from the fused kernel's
+    workspace (``autoreg.seq.fused``) have no pre-activations there: those take the same
+    batched matmul the recompute would, about half a forward pass, so they are computed
+    from the reference equations the first time any key is read, from the trace's own
+    inputs and a copy of the weights, and kept. Reading never changes a value once given,
+    is safe from several threads, and a pickled copy carries the computed arrays.
+    """
+
+    def __init__(
+        self, cell: str, T: int, L: int, H: int, hidden: np.ndarray, h0: np.ndarray
+    ) -> None:
+        self._arrays = {n: np.empty((T, L, H), np.float32) for n in GATE_NAMES[cell]}
+        self._cell, self._hidden, self._h0 = cell, hidden, h0
+        self._pending: dict[int, tuple[np.ndarray, tuple[np.ndarray, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def _store(self, layer: int, pre: Gates) -> None:
+        for name, value in pre.items():
+            self._arrays[name][:, layer] = value.numpy()
+
+    def _defer(self, layer: int, x: np.ndarray, w: Weights) -> None:
+        self._pending[layer] = (x, tuple(p.detach().numpy().copy() for p in w))
+
+    def _fill(self) -> None:
+        with self._lock:
+            for layer, (x, w) in sorted(self._pending.items()):
+                h_prev = np.concatenate([self._h0[layer][None], self._hidden[:-1, layer]])
+                with torch.no_grad():
+                    _, pre = GATE_EQUATIONS[self._cell](
+                        torch.from_numpy(x),
+                        torch.from_numpy(h_prev),
+                        [torch.from_numpy(p) for p in w],
+                    )
+                self._store(layer, pre)
+            self._pending = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if self._pending:
+            self._fill()
+        return self._arrays[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __repr__(self) -> str:
+        return f"Preactivations({list(self._arrays)}, computed={not self._pending})"
+
+    def __getstate__(self) -> dict:
+        if self._pending:
+            self._fill()
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -66,6 +190,8 @@ class Trace:
     logits: np.ndarray  # (T, V) next-token logits after each step
     probs: np.ndarray  # (T, V) softmax(logits)
     loss: np.ndarray  # (T,) -ln p(next token) in nats; NaN at the end and where next is <unk>
+    # name -> (T, L, H) value before σ/tanh, same keys as ``gates`` (``Preactivations``)
+    preactivations: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def surprise_bits(self) -> np.ndarray:
@@ -78,7 +204,7 @@ class Trace:
         return order, self.probs[t, order]
 
 
-def _layer_weights(rnn: torch.nn.RNNBase, layer: int) -> list[torch.Tensor]:
+def _layer_weights(rnn: torch.nn.RNNBase, layer: int) -> Weights:
     """[W_ih, W_hh, b_ih, b_hh] of one layer of a fused module (PyTorch's flat order)."""
     return [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
@@ -93,120 +219,10 @@ def _fused_layer(cell: str, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor | 
     return out, h_n, None
 
 
-def run_layers(
-    model: SequenceModel, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None
-) -> list[torch.Tensor]:
-    """Each layer's output sequence, (1, T, H) per layer, from the fused kernels (eval mode).
-
-    Running the layers one at a time with PyTorch's own ``torch.lstm/gru/rnn_tanh`` gives
-    what the multi-layer module computes, and exposes every layer's inputs.
-    """
-    outs = []
-    for layer in range(model.config.num_layers):
-        c = c0[layer : layer + 1] if c0 is not None else None
-        x, _, _ = _fused_layer(
-            model.cell, x, h0[layer : layer + 1], c, _layer_weights(model.rnn, layer)
-        )
-        outs.append(x)
-    return outs
-
-
-def _lstm_perm(H: int) -> torch.Tensor:
-    """Row order i, f, o, g: the three sigmoid gates side by side, the tanh block last."""
-    return torch.cat(
-        [torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]
-    )
-
-
-class _Layer:
-    """One layer's weights prepared for the batched gate recompute.
-
-    LSTM rows are permuted to i, f, o, g (``_lstm_perm``) so one in-place sigmoid and one
-    in-place tanh cover contiguous blocks. The recurrent matmul goes through oneDNN when
-    PyTorch has it (about twice the speed of the default BLAS on some CPUs; full fp32).
-    """
-
-    def __init__(self, model: SequenceModel, layer: int) -> None:
-        w_ih, w_hh, b_ih, b_hh = _layer_weights(model.rnn, layer)
-        self.cell = model.cell
-        H = w_hh.size(1)
-        if self.cell == "lstm":
-            perm = _lstm_perm(H)
-            w_ih, w_hh, b_ih, b_hh = w_ih[perm], w_hh[perm], (b_ih + b_hh)[perm], None
-        self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
-        self.fast = torch.backends.mkldnn.is_available() and w_hh.device.type == "cpu"
-        self.w_hh_fast = w_hh.to_mkldnn() if self.fast else None
-        # layer 0 reads embeddings: its input part at step t is row ids[t] of a (V, k*H) table
-        self.table = torch.addmm(b_ih, model.embed.weight, w_ih.t()) if layer == 0 else None
-
-    def input_part(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """W_ih x_t + bias for a run of steps: (t, k*H)."""
-        if self.table is not None:
-            return self.table.index_select(0, idx)
-        return torch.addmm(self.b_ih, x, self.w_ih.t())
-
-    def recurrent_part(self, h_prev: torch.Tensor) -> torch.Tensor:
-        """W_hh h_{t-1} (+ b_hh for the GRU) for a run of steps: (t, k*H)."""
-        if self.fast:
-            x = h_prev.contiguous().to_mkldnn()
-            return torch._C._nn.mkldnn_linear(x, self.w_hh_fast, self.b_hh).to_dense()
-        if self.b_hh is None:
-            return torch.mm(h_prev, self.w_hh.t())
-        return torch.addmm(self.b_hh, h_prev, self.w_hh.t())
-
-
-_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _prepared_layers(model: SequenceModel) -> list[_Layer]:
-    """``_Layer`` for every layer, reused while the weights are unchanged.
-
-    Preparing costs about as much as the gate nonlinearities (weight permutation, oneDNN
-    layout, the embedding table), so it is cached per model. The key holds every
-    parameter's storage and in-place version counter: any optimiser step or
-    ``load_state_dict`` bumps a version, so a trained model is never traced with stale
-    weights. The cache only reads the model; it never changes it.
-    """
-    key = tuple((p.data_ptr(), p._version) for p in model.parameters())
-    hit = _PREPARED.get(model)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    layers = [_Layer(model, i) for i in range(model.config.num_layers)]
-    _PREPARED[model] = (key, layers)
-    return layers
-
-
-def _gates(layer: _Layer, gi: torch.Tensor, h_prev: torch.Tensor) -> dict:
-    """Post-activation gates for a run of steps at once; gi (t, k*H), h_prev (t, H) -> (t, H).
-
-    One matmul covers every step: the recurrence is already resolved (h_prev comes from
-    the fused run), so the only sequential work left is the LSTM's c.
-    """
-    H = h_prev.size(1)
-    gh = layer.recurrent_part(h_prev)  # (t, k*H)
-    if layer.cell == "lstm":
-        pre = gh.add_(gi)  # (t, 4H), rows permuted to i, f, o, g
-        # tanh(x) = 2σ(2x) - 1 (to 2e-7): one sigmoid pass covers all four blocks, and
-        # PyTorch's CPU sigmoid is several times faster than its tanh
-        pre[:, 3 * H :].mul_(2)
-        pre.sigmoid_()
-        pre[:, 3 * H :].mul_(2).sub_(1)
-        return {
-            "input": pre[:, :H],
-            "forget": pre[:, H : 2 * H],
-            "candidate": pre[:, 3 * H :],
-            "output": pre[:, 2 * H : 3 * H],
-        }
-    ir, iz, inn = gi.chunk(3, dim=1)
-    hr, hz, hn = gh.chunk(3, dim=1)
-    r = torch.sigmoid(ir + hr)
-    return {"reset": r, "update": torch.sigmoid(iz + hz), "candidate": torch.tanh(inn + r * hn)}
-
-
 SCAN_BLOCK = 16  # steps per block of the LSTM cell-state scan
 
 
-def _cell_states(gates: dict, c0: torch.Tensor, out: np.ndarray) -> None:
+def cell_states(gates: Gates, c0: torch.Tensor, out: np.ndarray) -> None:
     """LSTM c_t = f_t * c_{t-1} + i_t * g_t for a run of steps, written into ``out`` (t, H).
 
     The only sequential part of the trace. It is an elementwise affine recurrence, so it
@@ -242,99 +258,18 @@ def _cell_states(gates: dict, c0: torch.Tensor, out: np.ndarray) -> None:
     out[:] = c.transpose(1, 0, 2).reshape(nb * K, H)[:t]
 
 
-def _good_ld(n: int) -> int:
-    """oneDNN's row stride for n floats: 64-byte aligned, and never a multiple of 256.
+def _kernel_gates(x, h, c, w, cell_out: np.ndarray):
+    """(out (T, H), gates) from the fused kernel's workspace, c scanned into ``cell_out``.
 
-    (``get_good_ld`` in oneDNN's RNN code; the second rule avoids 4K cache aliasing.)
+    None when the kernel is not available here; gates None when they fail
+    ``fused.gates_check`` (the caller then recomputes them).
     """
-    ld = -(-n // 16) * 16
-    return ld + 16 if ld % 256 == 0 else ld
-
-
-def _lstm_layer_with_gates(
-    x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w: list[torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """One LSTM layer through oneDNN's fused kernel, keeping the gates it computed.
-
-    In training mode oneDNN stores every step's post-activation gates (i, f, g, o, rows
-    ``_good_ld(4H)`` floats apart) in a workspace for the backward pass, so the fused
-    forward hands them over for free; recomputing them costs a (T, H) x (H, 4H) matmul
-    and the nonlinearities, about half as much again as the forward itself. The layout
-    is oneDNN's, so ``trace`` checks it on every call (``_gates_check``) and falls back
-    to the recompute when it does not hold. Returns out (T, H), c_n (H,) and the gates
-    (T, 4H), or None when the kernel is not available here.
-    """
-    if not torch.backends.mkldnn.is_available() or x.device.type != "cpu":
+    run = fused.lstm_layer_with_gates(x, h, c, w)
+    if run is None:
         return None
-    T, H = x.size(1), h.size(-1)
-    try:
-        with torch.enable_grad():  # the workspace is only kept when autograd is on
-            out, _, c_n, ws = torch.ops.aten.mkldnn_rnn_layer(
-                # the op reads raw memory as dense: every input must be contiguous
-                x[0].unsqueeze(1).contiguous(),  # (T, batch 1, in)
-                *(p.detach().contiguous() for p in w),
-                h[0].contiguous(),
-                c[0].contiguous(),
-                False,  # reverse
-                [],  # batch_sizes (not packed)
-                2,  # mode: LSTM
-                H,
-                1,  # num_layers
-                True,  # has_biases
-                False,  # bidirectional
-                False,  # batch_first
-                True,  # train: keep the workspace
-            )
-    except (RuntimeError, AttributeError):
-        return None
-    ld = _good_ld(4 * H)
-    if ws is None or ws.dtype != torch.uint8 or ws.numel() < 4 * T * ld:
-        return None
-    gates = ws[: 4 * T * ld].view(torch.float32).view(T, ld)[:, : 4 * H]
-    return out[:, 0], c_n.reshape(H), gates
-
-
-def _gates_check(gates: dict, cell: np.ndarray, hidden: np.ndarray, c_n: torch.Tensor) -> bool:
-    """Whether workspace gates rebuild the fused kernel's own states.
-
-    c is scanned from f, i and g, so its last value equals the kernel's c_n only if
-    f and the product i*g are right at every step; i is told from g by its range (a
-    sigmoid is never negative, a tanh candidate is), and o is checked through
-    h = o * tanh(c) at a few steps. Tolerances are relative as well as absolute: a
-    trained cell state reaches hundreds, where float32 rounding alone exceeds 1e-5,
-    while a wrong layout is off by order one.
-    """
-    T = cell.shape[0]
-    if not np.allclose(cell[-1], c_n.reshape(-1).numpy(), atol=1e-5, rtol=1e-4):
-        return False
-    if float(gates["input"].min()) < 0:
-        return False
-    steps = sorted({0, T // 2, T - 1})
-    o = gates["output"][steps].numpy()
-    return bool(np.allclose(o * np.tanh(cell[steps]), hidden[steps], atol=1e-5, rtol=1e-4))
-
-
-def _kernel_lstm_layer(
-    x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w: list[torch.Tensor], cell_out: np.ndarray
-) -> tuple[torch.Tensor, dict | None] | None:
-    """One LSTM layer with the kernel's own gates: (out (T, H), gates or None), c in ``cell_out``.
-
-    None when the kernel is not available here; gates None when they fail ``_gates_check``.
-    """
-    fused = _lstm_layer_with_gates(x, h, c, w)
-    if fused is None:
-        return None
-    out, c_n, pre = fused
-    gates = dict(zip(GATE_NAMES["lstm"], pre.chunk(4, dim=1), strict=True))
-    _cell_states(gates, c[0, 0], cell_out)
-    return out, gates if _gates_check(gates, cell_out, out.numpy(), c_n) else None
-
-
-def _recomputed_gates(model, i: int, x: torch.Tensor, idx: torch.Tensor, out, h_start) -> dict:
-    """Gates of layer i from the fused outputs by one batched matmul (``_gates``)."""
-    layer = _prepared_layers(model)[i]
-    h_prev = torch.cat([h_start, out[:-1]], dim=0)  # (T, H): h_{t-1}
-    return _gates(layer, layer.input_part(x, idx), h_prev)
+    out, c_n, gates = run
+    cell_states(gates, c[0, 0], cell_out)
+    return out, gates if fused.gates_check(gates, cell_out, out.numpy(), c_n) else None
 
 
 @torch.no_grad()
@@ -347,9 +282,9 @@ def trace(
 
     Layer by layer, PyTorch's fused kernel runs the recurrence (so h is the module's own
     h). LSTM gates come from that kernel's oneDNN workspace when it is available and
-    passes ``_gates_check``; otherwise, and for the GRU, every gate is recomputed from
-    the fused outputs in one batched matmul. The LSTM c is then scanned from the gates
-    (``_cell_states``), and the head gives logits, probabilities and per-step loss.
+    passes its check; otherwise, and for the GRU, the reference gate equations run on
+    every step at once from the fused outputs. The LSTM c is then scanned from the gates
+    (``cell_states``), and the head gives logits, probabilities and per-step loss.
 
     Args:
         model: a ``SequenceModel`` (its tokenizer is used for text).
@@ -380,23 +315,27 @@ def trace(
         hidden = np.empty((T, L, H), np.float32)
         cell = np.empty((T, L, H), np.float32) if cfg.cell == "lstm" else None
         gates = {n: np.empty((T, L, H), np.float32) for n in GATE_NAMES[cfg.cell]}
+        initial_hidden = h0[:, 0].numpy().copy()
+        pre = Preactivations(cfg.cell, T, L, H, hidden, initial_hidden)
         x = emb
         for i in range(L):
             w = _layer_weights(model.rnn, i)
             h_i = h0[i : i + 1]
             c_i = c0[i : i + 1] if c0 is not None else None
-            kernel = (
-                _kernel_lstm_layer(x[None], h_i, c_i, w, cell[:, i]) if c_i is not None else None
-            )
+            kernel = _kernel_gates(x[None], h_i, c_i, w, cell[:, i]) if c_i is not None else None
             if kernel is None:
                 out, g = _fused_layer(cfg.cell, x[None], h_i, c_i, w)[0][0], None
             else:
                 out, g = kernel  # g is None when the workspace failed its check
             hidden[:, i] = out.numpy()
-            if g is None and cfg.cell != "rnn":
-                g = _recomputed_gates(model, i, x, idx, out, h_i[0])
+            if g is not None:
+                pre._defer(i, x.numpy(), w)
+            elif cfg.cell != "rnn":
+                h_prev = torch.cat([h_i[0], out[:-1]], dim=0)  # (T, H): h_{t-1}
+                g, p = GATE_EQUATIONS[cfg.cell](x, h_prev, w)  # every step at once
+                pre._store(i, p)
                 if cfg.cell == "lstm":
-                    _cell_states(g, c_i[0, 0], cell[:, i])
+                    cell_states(g, c_i[0, 0], cell[:, i])
             for name, value in (g or {}).items():
                 gates[name][:, i] = value.numpy()
             x = out
@@ -416,11 +355,12 @@ def trace(
         hidden=hidden,
         cell=cell,
         gates=gates,
-        initial_hidden=h0[:, 0].numpy().copy(),
+        initial_hidden=initial_hidden,
         initial_cell=c0[:, 0].numpy().copy() if c0 is not None else None,
         logits=logits.numpy(),
         probs=logp.exp().numpy(),
         loss=loss.numpy(),
+        preactivations=pre,
     )
 
 
@@ -436,5 +376,5 @@ def kernel_gates_used(model: SequenceModel, text_or_ids: str | list[int]) -> boo
         x = model.embed(torch.tensor(model.encode(text_or_ids)))[None]
         h, c = (s[:1] for s in model.init_state(1))
         cell = np.empty((x.size(1), model.config.hidden_size), np.float32)
-        kernel = _kernel_lstm_layer(x, h, c, _layer_weights(model.rnn, 0), cell)
+        kernel = _kernel_gates(x, h, c, _layer_weights(model.rnn, 0), cell)
         return kernel is not None and kernel[1] is not None

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from autoreg.bench.cpu import bench_trace_overhead
+from autoreg.seq import fused
 from autoreg.seq.intervene import run_with_intervention
 from autoreg.seq.model import SequenceConfig, SequenceModel
 from autoreg.seq.tokenizers import CharTokenizer
@@ -76,7 +77,7 @@ def test_lstm_kernel_gates_equal_the_recompute(H: int, layers: int, monkeypatch)
     if torch.backends.mkldnn.is_available():
         assert trace_module.kernel_gates_used(model, text)
     fast = trace(model, text)
-    monkeypatch.setattr(trace_module, "_lstm_layer_with_gates", lambda *a: None)
+    monkeypatch.setattr(fused, "lstm_layer_with_gates", lambda *a: None)
     slow = trace(model, text)
     for name, g in slow.gates.items():
         np.testing.assert_allclose(fast.gates[name], g, atol=ATOL)
@@ -89,7 +90,7 @@ def test_a_wrong_workspace_layout_falls_back_to_the_recompute(monkeypatch) -> No
     model = _model("lstm", 2, H=16)
     text = "abc (def) gh\nabba cafe" * 2
     right = trace(model, text)
-    monkeypatch.setattr(trace_module, "_good_ld", lambda n: n + 16)  # a wrong row stride
+    monkeypatch.setattr(fused, "_good_ld", lambda n: n + 16)  # a wrong row stride
     assert not trace_module.kernel_gates_used(model, text)
     wrong = trace(model, text)
     for name, g in right.gates.items():
