@@ -576,9 +576,16 @@ def main(args: argparse.Namespace) -> int:
     cfg = TrainConfig(**fields)
     resume = None
     rpath = resume_path(args.out)
+    source = cfg.corpus  # a registered name or the text file this command line names
     if args.resume and rpath.exists():
         saved, resume = load_resume(rpath)
         cfg = replace(saved, **{k: fields[k] for k in RESUME_OVERRIDES})
+        # a run on a text file saved the file's name only: the file comes from --corpus
+        if cfg.corpus not in corpora.CORPORA and Path(source).name != cfg.corpus:
+            raise SystemExit(
+                f"{rpath} was trained on the text file {cfg.corpus!r}: pass that file again "
+                f"as --corpus (got {source!r})."
+            )
         print(
             f"resuming {rpath}: epoch {resume.progress.epoch}, step {resume.progress.step}",
             flush=True,
@@ -588,7 +595,7 @@ def main(args: argparse.Namespace) -> int:
         texts = corpora.load_split(cfg.corpus, cfg.val_fraction)
         whole = "\n\n".join(texts[k] for k in ("train", "val", "test") if k in texts)
     else:
-        path = Path(cfg.corpus)
+        path = Path(source)
         if not path.exists():
             raise SystemExit(f"Unknown corpus {cfg.corpus!r}: not registered and not a file.")
         whole = corpora.text_from_bytes(path.read_bytes())

@@ -6,22 +6,30 @@ import argparse
 import itertools
 import math
 import threading
+from dataclasses import replace
 
 import pytest
 import torch
 
+from autoreg import train as train_cli
 from autoreg.checkpoints import load_checkpoint
 from autoreg.pretrained import model_from_checkpoint
-from autoreg.seq import corpora
+from autoreg.seq import corpora, training
+from autoreg.seq.tokenizers import UNK, CharTokenizer
 from autoreg.seq.training import (
     TrainConfig,
     add_arguments,
     batchify,
     brackets_accuracy,
+    build_tokenizer,
     get_lr,
+    heldout_metrics,
+    load_resume,
     main,
     ngram_baselines,
     recall_accuracy,
+    resume_path,
+    save_resume,
     train,
 )
 
@@ -168,3 +176,192 @@ def test_ctrl_c_leaves_a_complete_checkpoint(tmp_path) -> None:
     card = load_checkpoint(out.with_suffix(".safetensors")).card
     assert card["metrics"]["epochs_done"] < 50
     assert "bigram_bits_per_token" in card["metrics"]
+
+
+# Exact resume: a run stopped at any step and resumed from its file is the same run.
+#
+# Tolerance: weights and metrics are compared with atol=rtol=0 (bitwise). On one machine
+# with one thread the resumed run repeats the same float32 operations in the same order
+# from bit-identical weights, Adam moments, recurrent state and data offset, so anything
+# short of equality is a lost or altered piece of state, not rounding.
+
+
+class FakeClock:
+    """``time`` for the training module: each reading advances one second, so a time
+    budget or checkpoint clock fires after a fixed number of steps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _assert_same_run(a, b) -> None:
+    wa, wb = _weights(a.model), _weights(b.model)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
+    ma = {k: v for k, v in a.metrics.items()}
+    mb = {k: v for k, v in b.metrics.items()}
+    assert ma == mb
+    assert [(h.epoch, h.train_bits, h.val_bits) for h in a.history] == [
+        (h.epoch, h.train_bits, h.val_bits) for h in b.history
+    ]
+
+
+TEXTS = {"train": TEXT[:2400], "val": TEXT[2400:2700], "test": TEXT[2700:]}
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_resume_after_a_stop_mid_epoch_is_exact(tmp_path, cell) -> None:
+    cfg = _cfg(cell=cell, epochs=3)
+    whole = train(cfg, texts=TEXTS)
+    assert whole.metrics["steps"] == 45  # 15 windows an epoch: step 20 is mid-epoch 2
+
+    stop = threading.Event()
+    path = tmp_path / "run.resume.safetensors"
+
+    def on_step(s) -> None:
+        if s.step == 20:
+            stop.set()
+
+    first = train(cfg, texts=TEXTS, on_step=on_step, stop=stop,
+                  on_checkpoint=lambda snap: save_resume(path, cfg, snap))  # fmt: skip
+    assert first.stopped_early and first.metrics["steps"] == 20
+    saved, resume = load_resume(path)
+    assert saved == cfg
+    assert (resume.progress.step, resume.progress.epoch, resume.progress.offset) == (20, 2, 100)
+    assert len(resume.progress.history) == 1  # epoch 1 done; epoch 2 in progress
+    rest = train(saved, texts=TEXTS, resume=resume)
+    assert not rest.stopped_early and rest.metrics["steps"] == 45
+    _assert_same_run(whole, rest)
+    assert rest.seconds >= first.seconds  # training time adds up over the two runs
+
+
+def test_resume_after_the_time_budget_is_exact(tmp_path, monkeypatch) -> None:
+    cfg = _cfg(epochs=3)
+    whole = train(cfg, texts=TEXTS)
+    path = tmp_path / "run.resume.safetensors"
+    monkeypatch.setattr(training, "time", FakeClock())  # 1 s a reading: 0.5 min = some steps
+    first = train(replace(cfg, max_minutes=0.5), texts=TEXTS,
+                  on_checkpoint=lambda snap: save_resume(path, cfg, snap))  # fmt: skip
+    assert first.stopped_early and 0 < first.metrics["steps"] < 45
+    saved, resume = load_resume(path)
+    assert resume.progress.step == first.metrics["steps"]
+    rest = train(saved, texts=TEXTS, resume=resume)
+    _assert_same_run(whole, rest)
+    assert resume_path("runs/m") == resume_path("runs/m.safetensors")
+    assert resume_path("runs/m").name == "m.resume.safetensors"
+
+
+def test_clock_checkpoints_fire_mid_epoch(monkeypatch) -> None:
+    monkeypatch.setattr(training, "time", FakeClock())
+    per_epoch, clocked = [], []
+
+    def where(seen):
+        return lambda snap: seen.append((snap.progress.epoch, snap.progress.offset))
+
+    train(_cfg(epochs=2), texts=TEXTS, on_checkpoint=where(per_epoch))
+    assert per_epoch == [(2, 0), (3, 0)]  # checkpoint_minutes = 0: only after each epoch
+    # every 0.1 min = 6 readings of the fake clock, about every other step
+    train(_cfg(epochs=2, checkpoint_minutes=0.1), texts=TEXTS, on_checkpoint=where(clocked))
+    mid = [c for c in clocked if c[1] != 0]
+    assert len(mid) >= 4 and {e for e, _ in mid} == {1, 2}  # several in each epoch
+    assert clocked[-1] == (3, 0)
+
+
+def test_resume_file_is_written_atomically(tmp_path, monkeypatch) -> None:
+    cfg = _cfg(epochs=1)
+    path = tmp_path / "run.resume.safetensors"
+    train(cfg, texts=TEXTS, on_checkpoint=lambda snap: save_resume(path, cfg, snap))
+    good = path.read_bytes()
+    _, before = load_resume(path)
+
+    def killed_mid_write(self, data):  # half the bytes reach the disk, then the process dies
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError("killed")
+
+    monkeypatch.setattr(training.Path, "write_bytes", killed_mid_write)
+    with pytest.raises(OSError, match="killed"):
+        train(cfg, texts=TEXTS, on_checkpoint=lambda snap: save_resume(path, cfg, snap))
+    monkeypatch.undo()
+    assert path.read_bytes() == good  # the previous resume file is untouched
+    _, after = load_resume(path)
+    assert after.progress == before.progress
+    with pytest.raises(ValueError, match="not a readable resume file"):
+        load_resume(path.with_name(path.name + ".tmp"))  # the torn write is never read
+    with pytest.raises(ValueError, match="not a readable resume file"):
+        load_resume(tmp_path / "missing.resume.safetensors")
+
+
+def _cli(tmp_path, *extra: str) -> list[str]:
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TEXT)
+    return ["seq", "--corpus", str(corpus), "--cell", "lstm", "--epochs", "3",
+            "--hidden-size", "16", "--embed-size", "4", "--batch-size", "8", "--bptt", "16",
+            "--warmup-steps", "5", "--threads", "1", *extra]  # fmt: skip
+
+
+def test_cli_resume_continues_the_run_and_the_card_says_how(tmp_path, monkeypatch, capsys):
+    whole = tmp_path / "whole"
+    assert train_cli.main(_cli(tmp_path, "--out", str(whole))) == 0
+    part = tmp_path / "part"
+    with monkeypatch.context() as m:  # the first run stops on its (fake) time budget
+        m.setattr(training, "time", FakeClock())
+        assert train_cli.main(_cli(tmp_path, "--max-minutes", "1", "--out", str(part))) == 0
+    assert "stopped early" in capsys.readouterr().out
+    assert resume_path(part).exists()
+    stopped_at = load_resume(resume_path(part))[1].progress.step
+    assert 0 < stopped_at < 3 * 17
+    argv = _cli(tmp_path, "--resume", "--out", str(part))
+    assert train_cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"resuming {resume_path(part)}" in printed and f"step {stopped_at}" in printed
+    a = load_checkpoint(whole.with_suffix(".safetensors"))
+    b = load_checkpoint(part.with_suffix(".safetensors"))
+    for k in a.tensors:
+        torch.testing.assert_close(a.tensors[k], b.tensors[k], rtol=0, atol=0, msg=k)
+    assert a.card["metrics"] == b.card["metrics"]
+    assert b.card["command"] == "python -m autoreg.train " + " ".join(argv)
+    assert b.card["device"].startswith("cpu ") and "1 threads" in b.card["device"]
+    assert b.card["training"]["max_minutes"] == 0  # a resume may lift the time budget
+
+
+def test_cli_resume_without_a_file_starts_fresh(tmp_path, capsys) -> None:
+    out = tmp_path / "fresh"
+    assert train_cli.main(_cli(tmp_path, "--epochs", "1", "--resume", "--out", str(out))) == 0
+    assert "resuming" not in capsys.readouterr().out
+    assert load_checkpoint(out.with_suffix(".safetensors")).card["metrics"]["epochs_done"] == 1
+
+
+def test_min_char_count_turns_rare_characters_into_unk() -> None:
+    text = "aaaa bbb cc d\n"
+    assert CharTokenizer.fit(text).itos == [UNK, "\n", " ", "a", "b", "c", "d"]
+    tok = CharTokenizer.fit(text, min_count=3)
+    assert tok.itos == [UNK, " ", "a", "b"]  # each kept character is seen at least 3 times
+    assert tok.decode(tok.encode("abcd")) == "ab" + UNK + UNK
+    assert build_tokenizer(_cfg(min_char_count=3), text).itos == tok.itos
+    assert CharTokenizer.fit(text, min_count=0).itos == CharTokenizer.fit(text).itos
+
+
+def test_heldout_metrics_and_a_test_split_reach_the_card() -> None:
+    result = train(_cfg(epochs=1), texts=TEXTS)
+    m = result.metrics
+    for key in ("test_bits_per_token", "test_unigram_bits_per_token",
+                "test_bigram_bits_per_token", "test_tokens", "test_unknown_tokens"):  # fmt: skip
+        assert key in m
+    assert m["test_tokens"] == len(TEXTS["test"]) and m["test_unknown_tokens"] == 0
+    model = result.model
+    train_ids = model.encode(TEXTS["train"])
+    extra = heldout_metrics(model, train_ids, "other", "abcabdabe\n" * 40 + "xyz")
+    assert extra["other_unknown_tokens"] == 3 and model.tokenizer.vocab_size == 7  # x, y, z: unseen
+    base = ngram_baselines(train_ids, model.encode("abcabdabe\n" * 40 + "xyz"), 7)
+    assert extra["other_unigram_bits_per_token"] == base["unigram_bits_per_token"]
+    assert extra["other_bits_per_token"] < extra["other_unigram_bits_per_token"]
