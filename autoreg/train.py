@@ -1,9 +1,10 @@
 """Training command line: ``python -m autoreg.train seq|pixel ...``.
 
 The training loops live with their model families (``autoreg.seq.training`` and
-``autoreg.pixelcnn.training``); this module only wires their argument parsers together,
-so ``python -m autoreg.train seq --help`` and ``... pixel --help`` each list their own
-options.
+``autoreg.pixelcnn.training``, whose CLI is ``autoreg.pixelcnn.cli``). This module only
+wires their argument parsers together, so ``python -m autoreg.train seq --help`` and
+``... pixel --help`` each list their own options, and it records the command line for
+the checkpoint card.
 """
 
 from __future__ import annotations
@@ -13,19 +14,44 @@ import importlib
 import shlex
 import sys
 
-# subcommand -> module exposing add_arguments(parser) and main(args) -> int
+# subcommand -> (one line for the list, module exposing DESCRIPTION, EPILOG,
+# add_arguments(parser) and main(args) -> int)
 COMMANDS = {
     "seq": ("train an RNN/LSTM/GRU language model", "autoreg.seq.training"),
-    "pixel": ("train a PixelCNN or Gated PixelCNN", "autoreg.pixelcnn.training"),
+    "pixel": ("train a PixelCNN or Gated PixelCNN", "autoreg.pixelcnn.cli"),
 }
+
+DESCRIPTION = "Train a model of the explainer and save it as a checkpoint (safetensors + JSON)."
+
+EPILOG = """\
+Each command prints its progress and saves <out>.safetensors with a JSON card (config,
+data, metrics, the command line) that autoreg.load_pretrained and the pages read.
+'python -m autoreg.train seq --help' and '... pixel --help' list each one's options.
+
+examples:
+  python -m autoreg.train seq --corpus python-stdlib --cell lstm --hidden-size 256 \\
+      --epochs 6 --checkpoint-minutes 10 --resume --out runs/lstm-char-stdlib
+  python -m autoreg.train pixel --dataset mnist-5k --size 16 --levels 4 --epochs 10 \\
+      --out runs/pixelcnn-mnist16
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autoreg.train", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The parser of ``python -m autoreg.train`` with one subparser per family."""
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m autoreg.train", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw
+    )
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     for name, (help_text, module_name) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=module.__doc__)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=module.DESCRIPTION,
+            epilog=module.EPILOG,
+            formatter_class=raw,
+        )
         module.add_arguments(p)
         p.set_defaults(_main=module.main)
     return parser

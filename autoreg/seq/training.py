@@ -515,41 +515,83 @@ OPTION_GROUPS = {
 }
 OPTION_HELP = {
     "corpus": "a registered corpus ({corpora}) or a path to a UTF-8 text file",
-    "tokenizer": "char or word",
-    "max_vocab": "word-level vocabulary size, <unk> included",
-    "min_char_count": "char-level: characters seen fewer times read as <unk>",
-    "val_fraction": "share of a plain text held out for validation (its tail)",
-    "cell": "rnn, lstm or gru",
-    "embed_size": "embedding width",
-    "hidden_size": "units per layer",
-    "num_layers": "stacked layers",
-    "dropout": "dropout between layers and before the decoder",
+    "tokenizer": "char (one token per character) or word (the book's: lower-case, "
+    "punctuation as tokens)",
+    "max_vocab": "word-level vocabulary size in tokens, <unk> included",
+    "min_char_count": "char-level: characters seen fewer times in the training text read as <unk>",
+    "val_fraction": "share (0-1) of a text file held out for validation, its tail; the "
+    "python-stdlib corpora hold out whole files instead",
+    "cell": "recurrent cell: a plain tanh RNN, an LSTM or a GRU",
+    "embed_size": "embedding width, numbers per token",
+    "hidden_size": "units per recurrent layer",
+    "num_layers": "stacked recurrent layers",
+    "dropout": "dropout probability (0-1) between layers and before the output layer",
     "batch_size": "parallel token streams per step",
     "bptt": "tokens per truncated-BPTT window",
     "epochs": "passes over the training text",
-    "lr": "peak Adam learning rate",
+    "lr": "peak Adam learning rate, reached after the warm-up",
     "min_lr": "learning rate at the end of the cosine decay",
-    "warmup_steps": "steps of linear warm-up",
-    "grad_clip": "max global gradient norm",
+    "warmup_steps": "optimiser steps of linear warm-up",
+    "grad_clip": "max global gradient norm (L2)",
     "seed": "random seed",
-    "eval_batches": "validation windows per epoch-end check (0 = all)",
-    "max_minutes": "stop after this many minutes of training (0 = no limit)",
-    "checkpoint_minutes": "also save a resumable checkpoint on this clock (0 = per epoch)",
+    "eval_batches": "validation windows averaged at each epoch's end (0 = all; the final "
+    "figure always reads all)",
+    "max_minutes": "stop after this many minutes of training, wall clock (0 = no limit)",
+    "checkpoint_minutes": "minutes between resumable checkpoints inside an epoch (0 = only "
+    "after each epoch)",
 }
+
+# How --help names each option's value: its unit, or its choices.
+OPTION_METAVAR = {
+    "corpus": "NAME|FILE",
+    "tokenizer": "{char,word}",
+    "max_vocab": "TOKENS",
+    "min_char_count": "N",
+    "val_fraction": "SHARE",
+    "cell": "{rnn,lstm,gru}",
+    "embed_size": "N",
+    "hidden_size": "UNITS",
+    "num_layers": "N",
+    "dropout": "P",
+    "batch_size": "STREAMS",
+    "bptt": "TOKENS",
+    "epochs": "N",
+    "lr": "LR",
+    "min_lr": "LR",
+    "warmup_steps": "STEPS",
+    "grad_clip": "NORM",
+    "seed": "N",
+    "eval_batches": "WINDOWS",
+    "max_minutes": "MIN",
+    "checkpoint_minutes": "MIN",
+}
+CHOICES = {"tokenizer": ("char", "word"), "cell": ("rnn", "lstm", "gru")}
+
+DESCRIPTION = "Train an RNN, LSTM or GRU language model on a corpus and save it as a checkpoint."
+
+EPILOG = """\
+The token stream is cut into --batch-size parallel streams read --bptt tokens at a time;
+the recurrent state flows from one window to the next, gradients stop between them.
+Metrics are in bits per token, beside unigram and bigram baselines fitted on the
+training text. After every epoch it writes <out>.safetensors and <out>.json (config,
+tokenizer, metrics, the command and the device), and <out>.resume.safetensors (weights,
+Adam moments, recurrent state, position) after every epoch and every
+--checkpoint-minutes: Ctrl-C stops after the current step and saves both, and --resume
+continues the run exactly where it stopped.
+
+examples:
+  # the book's word-level LSTM on the English of the standard library
+  python -m autoreg.train seq --corpus python-stdlib-english --tokenizer word \\
+      --max-vocab 10000 --embed-size 100 --hidden-size 128 --out runs/lstm-word
+  # a character GRU on a text file: 10 minutes now, continued later by the same command
+  python -m autoreg.train seq --corpus notes.txt --cell gru --max-minutes 10 \\
+      --checkpoint-minutes 5 --resume --out runs/gru-notes
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m autoreg.train seq``: one per TrainConfig field, grouped."""
     defaults = asdict(TrainConfig())
-    parser.add_argument("--out", required=True, help="checkpoint path, e.g. assets/lstm-char")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from <out>.resume.safetensors if it exists (its options win, except "
-        + ", ".join("--" + o.replace("_", "-") for o in RESUME_OVERRIDES)
-        + ")",
-    )
     for group, names in OPTION_GROUPS.items():
         g = parser.add_argument_group(group)
         for name in names:
@@ -560,8 +602,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 dest=name,
                 default=value,
                 type=type(value),
+                choices=CHOICES.get(name),
+                metavar=OPTION_METAVAR[name],
                 help=f"{text} (default: %(default)s)",
             )
+    out = parser.add_argument_group("output and machine")
+    out.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="checkpoint path without suffix, e.g. runs/lstm (required)",
+    )
+    out.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from <out>.resume.safetensors if it exists; its options win, except "
+        + ", ".join("--" + o.replace("_", "-") for o in RESUME_OVERRIDES)
+        + " (default: off, a fresh run)",
+    )
+    out.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="torch CPU threads (default: 0 = torch's choice)",
+    )
 
 
 def _device_line() -> str:
@@ -672,6 +737,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":  # same as ``python -m autoreg.train seq ...``
-    _parser = argparse.ArgumentParser(prog="python -m autoreg.train seq", description=__doc__)
+    _parser = argparse.ArgumentParser(
+        prog="python -m autoreg.train seq",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(_parser)
     sys.exit(main(_parser.parse_args()))

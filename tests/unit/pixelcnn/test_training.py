@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from autoreg.checkpoints import load_checkpoint
-from autoreg.pixelcnn import PixelCNNConfig, build_model, model_from_checkpoint
+from autoreg.pixelcnn import PixelCNNConfig, build_model, cli, model_from_checkpoint
+from autoreg.pixelcnn import augment as A
 from autoreg.pixelcnn import training as T
 from autoreg.pixelcnn.data import load_images
 
@@ -93,7 +94,7 @@ def test_lr_schedule_is_pure_cosine():
 
 def test_cli_trains_and_writes_checkpoint_with_card(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    T.add_arguments(parser)
+    cli.add_arguments(parser)
     out = tmp_path / "m"
     args = parser.parse_args(
         [
@@ -117,7 +118,7 @@ def test_cli_trains_and_writes_checkpoint_with_card(tmp_path, capsys):
             str(out),
         ]
     )
-    assert T.main(args) == 0
+    assert cli.main(args) == 0
     assert "test" in capsys.readouterr().out
     ckpt = load_checkpoint(out.with_suffix(".safetensors"))
     card = ckpt.card
@@ -136,7 +137,7 @@ def test_cli_trains_and_writes_checkpoint_with_card(tmp_path, capsys):
 
 def test_cli_resume_continues_from_checkpoint(tmp_path):
     parser = argparse.ArgumentParser()
-    T.add_arguments(parser)
+    cli.add_arguments(parser)
     common = [
         "--dataset",
         "digits-8x8",
@@ -152,10 +153,10 @@ def test_cli_resume_continues_from_checkpoint(tmp_path):
         "3",
     ]
     first = tmp_path / "a"
-    T.main(parser.parse_args([*common, "--epochs", "1", "--out", str(first)]))
+    cli.main(parser.parse_args([*common, "--epochs", "1", "--out", str(first)]))
     second = tmp_path / "b"
     # model options differ on purpose: the checkpoint's config wins
-    T.main(
+    cli.main(
         parser.parse_args(
             [
                 "--dataset",
@@ -182,7 +183,7 @@ def test_shift_images_moves_without_wrapping():
     x = torch.zeros(200, 5, 5, dtype=torch.uint8)
     x[:, 2, 2] = 3  # one bright pixel in the middle of every image
     x[:, 0, 4] = 1  # and one in the top-right corner
-    out = T.shift_images(x, 1, torch.Generator().manual_seed(0))
+    out = A.shift_images(x, 1, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.dtype == x.dtype
     centre = torch.nonzero(out == 3)  # (image, row, col): exactly one per image
     assert len(centre) == 200 and torch.equal(centre[:, 0], torch.arange(200))
@@ -200,9 +201,9 @@ def test_shift_images_moves_without_wrapping():
 
 def test_shift_images_is_seeded_and_off_at_zero():
     x = torch.randint(0, 4, (16, 8, 8), dtype=torch.uint8)
-    assert T.shift_images(x, 0, torch.Generator()) is x
-    a = T.shift_images(x, 2, torch.Generator().manual_seed(5))
-    b = T.shift_images(x, 2, torch.Generator().manual_seed(5))
+    assert A.shift_images(x, 0, torch.Generator()) is x
+    a = A.shift_images(x, 2, torch.Generator().manual_seed(5))
+    b = A.shift_images(x, 2, torch.Generator().manual_seed(5))
     assert torch.equal(a, b) and not torch.equal(a, x)
 
 
@@ -219,16 +220,16 @@ def test_augmented_training_learns_and_card_says_so(digits, tmp_path):
 def test_affine_jitter_of_zero_is_identity_and_small_otherwise():
     data = load_images("mnist-5k", size=28, levels=256)
     native = data.train[:32]
-    still = T.affine_jitter(native, torch.Generator(), degrees=0, scale=0, shift=0)
+    still = A.affine_jitter(native, torch.Generator(), degrees=0, scale=0, shift=0)
     assert torch.allclose(still, native.float() / 255, atol=1e-5)
-    moved = T.affine_jitter(native, torch.Generator().manual_seed(0))
+    moved = A.affine_jitter(native, torch.Generator().manual_seed(0))
     assert moved.shape == (32, 28, 28) and moved.min() >= 0 and moved.max() <= 1
     assert not torch.allclose(moved, still, atol=0.1)
     # still the same digit: ink stays within a pixel or two of where it was
     ink_before, ink_after = (still > 0.5).float(), (moved > 0.5).float()
     near = torch.nn.functional.max_pool2d(ink_before[:, None], 7, 1, 3)[:, 0]  # within 3 px
     assert (ink_after * (1 - near)).sum() < 0.02 * ink_after.sum()
-    again = T.affine_jitter(native, torch.Generator().manual_seed(0))
+    again = A.affine_jitter(native, torch.Generator().manual_seed(0))
     assert torch.equal(moved, again)
 
 
@@ -258,17 +259,17 @@ def test_affine_augmented_training_learns(tmp_path):
 def test_elastic_field_is_in_pixels_smooth_seeded_and_scaled():
     gen = torch.Generator
     # no blur (sigma -> 0): the field is alpha * uniform noise, in grid units of 2/S a pixel
-    raw = T.elastic_field(64, 28, alpha=5, sigma=0.01, gen=gen().manual_seed(0)) * 28 / 2
+    raw = A.elastic_field(64, 28, alpha=5, sigma=0.01, gen=gen().manual_seed(0)) * 28 / 2
     assert 4.9 < raw.abs().max() <= 5 and abs(raw.std() - 5 / 3**0.5) < 0.05
-    field = T.elastic_field(64, 28, alpha=20, sigma=4, gen=gen().manual_seed(0))
+    field = A.elastic_field(64, 28, alpha=20, sigma=4, gen=gen().manual_seed(0))
     assert field.shape == (64, 28, 28, 2)
     px = field * 28 / 2  # grid units -> pixels
     assert abs(px.mean()) < 0.05 and 0.65 < px.std() < 0.8  # Simard's blur: ~0.73 px RMS
     # smooth: neighbouring pixels move almost together (raw noise would not, r = 0)
     a, b = px[:, :, :-1].flatten(), px[:, :, 1:].flatten()
     assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9
-    assert torch.equal(field, T.elastic_field(64, 28, alpha=20, sigma=4, gen=gen().manual_seed(0)))
-    double = T.elastic_field(64, 28, alpha=40, sigma=4, gen=gen().manual_seed(0))
+    assert torch.equal(field, A.elastic_field(64, 28, alpha=20, sigma=4, gen=gen().manual_seed(0)))
+    double = A.elastic_field(64, 28, alpha=40, sigma=4, gen=gen().manual_seed(0))
     assert torch.allclose(double, 2 * field)
 
 
@@ -283,43 +284,43 @@ def test_a_field_of_one_pixel_moves_the_image_by_one_pixel(monkeypatch, axis, wh
         field[..., axis] = 2 / s
         return field
 
-    monkeypatch.setattr(T, "elastic_field", one_pixel)
-    moved = T.affine_jitter(img, torch.Generator(), degrees=0, scale=0, shift=0, elastic=1)[0]
+    monkeypatch.setattr(A, "elastic_field", one_pixel)
+    moved = A.affine_jitter(img, torch.Generator(), degrees=0, scale=0, shift=0, elastic=1)[0]
     assert moved[where] == 1 and moved.sum() == 1
 
 
 def test_elastic_warp_bends_strokes_but_keeps_the_digit():
     native = load_images("mnist-5k", size=28, levels=256).train[:32]
-    still = T.affine_jitter(native, torch.Generator(), degrees=0, scale=0, shift=0)
+    still = A.affine_jitter(native, torch.Generator(), degrees=0, scale=0, shift=0)
     near = torch.nn.functional.max_pool2d((still > 0.5).float()[:, None], 7, 1, 3)[:, 0]
-    affine = T.jittered(native, T.PixelTrainConfig(augment_affine=True), torch.Generator())
+    affine = A.jittered(native, T.PixelTrainConfig(augment_affine=True), torch.Generator())
     for cfg in [
         T.PixelTrainConfig(augment_elastic=20),  # elastic alone: no rotation, zoom, shift
         T.PixelTrainConfig(augment_affine=True, augment_elastic=20),  # both, as trained
     ]:
-        warped = T.jittered(native, cfg, torch.Generator())
+        warped = A.jittered(native, cfg, torch.Generator())
         assert warped.shape == (32, 28, 28) and warped.min() >= 0 and warped.max() <= 1
         assert not torch.allclose(warped, still, atol=0.1)
         assert not torch.allclose(warped, affine, atol=0.1)
         ink_after = (warped > 0.5).float()  # still the same digit: ink within 3 px of before
         assert (ink_after * (1 - near)).sum() < 0.02 * ink_after.sum()
-    plain = T.jittered(native, T.PixelTrainConfig(), torch.Generator())
+    plain = A.jittered(native, T.PixelTrainConfig(), torch.Generator())
     assert torch.allclose(plain, still, atol=1e-5)  # no augmentation asked: unchanged
 
 
 def test_elastic_warp_keeps_its_share_of_the_digit_at_any_size(monkeypatch):
     fields = []
-    real = T.elastic_field
+    real = A.elastic_field
 
     def spy(b, s, alpha, sigma, gen):
         fields.append(real(b, s, alpha, sigma, gen) * s / 2)  # in pixels
         return fields[-1] * 2 / s
 
-    monkeypatch.setattr(T, "elastic_field", spy)
+    monkeypatch.setattr(A, "elastic_field", spy)
     share = {}
     for size in (8, 16, 28):
         native = torch.zeros(256, size, size, dtype=torch.uint8)
-        T.jittered(native, T.PixelTrainConfig(augment_elastic=20), torch.Generator())
+        A.jittered(native, T.PixelTrainConfig(augment_elastic=20), torch.Generator())
         share[size] = float(fields[-1].std()) / size  # RMS displacement / image side
     assert 0.024 < share[28] < 0.029  # 0.73 px of 28
     assert abs(share[8] - share[28]) < 0.1 * share[28] > abs(share[16] - share[28])
@@ -330,13 +331,13 @@ def test_elastic_augmented_training_warps_every_batch(monkeypatch):
     model = tiny()
     before = T.evaluate_bits(model, data.test)
     calls = []
-    real = T.elastic_field
+    real = A.elastic_field
 
     def spy(b, s, alpha, sigma, gen):
         calls.append((b, s, alpha))
         return real(b, s, alpha, sigma, gen)
 
-    monkeypatch.setattr(T, "elastic_field", spy)
+    monkeypatch.setattr(A, "elastic_field", spy)
     tcfg = T.PixelTrainConfig(epochs=2, batch_size=64, lr=3e-3, augment_elastic=28)
     metrics = T.train(model, data, tcfg)
     assert metrics["test_bits_per_dim"] < before - 0.2
@@ -447,9 +448,9 @@ def test_cli_refuses_bad_augmentation_and_missing_gpu(tmp_path, extra, message):
     if "cuda" in extra and torch.cuda.is_available():
         pytest.skip("this machine has a GPU, so --device cuda is valid here")
     parser = argparse.ArgumentParser()
-    T.add_arguments(parser)
+    cli.add_arguments(parser)
     common = ["--dataset", "digits-8x8", "--size", "8", "--epochs", "1"]
     args = parser.parse_args([*common, *extra, "--out", str(tmp_path / "m")])
     with pytest.raises(ValueError, match=message):
-        T.main(args)
+        cli.main(args)
     assert not (tmp_path / "m.safetensors").exists()
