@@ -23,6 +23,12 @@ Fairness: a process-wide :class:`JobSlots` semaphore lets only ``MAX_CONCURRENT_
 jobs train at once (later ones wait in state ``queued``), each job caps its own torch
 threads, its active time, and how long it may sit paused, so one browser session cannot
 starve the others, and a session whose user left still ends.
+
+A run belongs to a browser, not to one page load: :class:`JobRegistry` (``RUNS``, one per
+server process) keeps each browser's latest run under that browser's owner id, so a
+reload or a second tab finds the running job and draws it again. A task's result can be
+handed to ``on_result`` in the job thread, before the job reports itself finished; the
+Train page keeps the model on disk there, so it outlives the page that started it.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ JOB_THREADS = 1  # torch threads per job (the demo machine has 2 cores)
 MAX_SECONDS = 300.0  # active training time per run; the run stops itself after this
 MAX_PAUSE_SECONDS = 600.0  # a run paused longer than this stops (it holds a slot)
 MAX_SAMPLES_KEPT = 6  # the newest samples kept for the page
+KEEP_FINISHED_SECONDS = 3600.0  # a finished run stays in the registry this long
 
 STATES = ("created", "queued", "running", "paused", "done", "stopped", "failed")
 FINISHED = ("done", "stopped", "failed")
@@ -160,6 +167,10 @@ class TrainingJob:
         max_seconds: active-time cap; the job sets its stop flag when it is reached.
         slots: the concurrency cap (default: the server-wide ``SLOTS``).
         sample_every: seconds between samples the task is asked to draw.
+        on_result: called in the job thread with the result of a run that trained
+            (done or stopped), before the job counts as finished; what it returns is
+            kept as ``job.kept``, and an exception it raises as ``job.kept_error`` (the
+            run itself still succeeded).
     """
 
     def __init__(
@@ -172,6 +183,7 @@ class TrainingJob:
         slots: JobSlots | None = None,
         sample_every: float = 8.0,
         threads: int = JOB_THREADS,
+        on_result: Callable[[Trained], object] | None = None,
     ) -> None:
         if max_seconds <= 0:
             raise ValueError(f"max_seconds must be positive, got {max_seconds}.")
@@ -192,6 +204,10 @@ class TrainingJob:
         self.error: str | None = None  # "ValueError: ..." when the task raised
         self.error_traceback: str | None = None
         self.time_capped = False
+        self.on_result = on_result
+        self.kept: object = None  # what on_result returned
+        self.kept_error: str | None = None  # why on_result failed
+        self.finished_at: float | None = None  # time.time() when the job ended
         self.stop_requested = False  # the user clicked stop (or it sat paused too long)
         self._stop = threading.Event()
         self._resume = threading.Event()
@@ -286,6 +302,7 @@ class TrainingJob:
                 if not isinstance(result, Trained):
                     raise TypeError(f"A training task must return Trained, got {type(result)}.")
                 self.result = result
+                self._hand_over(result)
                 self.state = "stopped" if self.stop_requested else "done"
             finally:
                 self.slots.release()
@@ -294,6 +311,18 @@ class TrainingJob:
             self.error = f"{type(exc).__name__}: {exc}"
             self.error_traceback = traceback.format_exc()
             self.state = "failed"
+        finally:
+            self.finished_at = time.time()
+
+    def _hand_over(self, result: Trained) -> None:
+        if self.on_result is None:
+            return
+        try:
+            self.kept = self.on_result(result)
+        except Exception as exc:  # the model is trained; only keeping it failed
+            self.kept_error = (
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            )
 
     def _record_step(self, step: int, total_steps: int, epoch: int, loss: float) -> None:
         with self._lock:
@@ -318,3 +347,56 @@ class TrainingJob:
             self._stop.set()
         self._resume.set()
         self._since = time.perf_counter()
+
+
+class JobRegistry:
+    """Each owner's latest run, for this server process (the jobs are its threads).
+
+    A page load of a browser looks its run up by the browser's owner id, so a running
+    job is found again after a reload. ``view`` is whatever the page needs to draw the
+    run (kept beside the job, opaque here). Finished runs are forgotten
+    ``keep_finished`` seconds after they ended (their model is kept elsewhere); running
+    ones never are, and they end by themselves (``MAX_SECONDS``, ``MAX_PAUSE_SECONDS``).
+    """
+
+    def __init__(
+        self,
+        keep_finished: float = KEEP_FINISHED_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keep_finished = keep_finished
+        self.clock = clock
+        self._runs: dict[str, tuple[TrainingJob, object]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, owner: str, job: TrainingJob, view: object = None) -> None:
+        """Make ``job`` the owner's current run (a previous one is forgotten)."""
+        if not owner:
+            raise ValueError("A run needs an owner id.")
+        with self._lock:
+            self._prune()
+            self._runs[owner] = (job, view)
+
+    def get(self, owner: str) -> tuple[TrainingJob, object] | None:
+        """The owner's current run as ``(job, view)``, or None."""
+        with self._lock:
+            self._prune()
+            return self._runs.get(owner)
+
+    def forget(self, owner: str) -> None:
+        with self._lock:
+            self._runs.pop(owner, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._prune()
+            return len(self._runs)
+
+    def _prune(self) -> None:
+        now = self.clock()
+        for owner, (job, _) in list(self._runs.items()):
+            if job.finished and now - (job.finished_at or now) > self.keep_finished:
+                del self._runs[owner]
+
+
+RUNS = JobRegistry()  # shared by every session of this server process, on purpose

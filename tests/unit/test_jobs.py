@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from autoreg.jobs import JobContext, JobSlots, Trained, TrainingJob
+from autoreg.jobs import JobContext, JobRegistry, JobSlots, Trained, TrainingJob
 
 
 def _wait(cond, timeout: float = 10.0) -> None:
@@ -190,3 +190,67 @@ def test_bad_arguments():
         JobSlots(0)
     with pytest.raises(ValueError, match="max_seconds"):
         TrainingJob(counting_task(), "x", max_seconds=0)
+
+
+def test_on_result_runs_in_the_job_before_it_counts_as_finished():
+    seen: dict = {}
+
+    def keep(result: Trained) -> str:
+        seen["finished_then"] = job.finished
+        seen["thread"] = threading.current_thread().name
+        return f"kept {result.card['steps']} steps"
+
+    job = TrainingJob(counting_task(20, 0.001), "run", slots=JobSlots(1), on_result=keep)
+    job.start()
+    assert job.join(10)
+    assert job.state == "done" and job.kept == "kept 20 steps" and job.kept_error is None
+    assert seen == {"finished_then": False, "thread": f"autoreg-train-{job.id}"}
+    assert job.finished_at is not None
+
+
+def test_a_failing_on_result_keeps_the_trained_run():
+    def full_disk(result: Trained) -> None:
+        raise ValueError("the model is too big to keep")
+
+    job = TrainingJob(counting_task(5, 0.001), "run", slots=JobSlots(1), on_result=full_disk)
+    assert job.start().join(10)
+    assert job.state == "done" and job.result is not None and job.error is None
+    assert job.kept is None and job.kept_error == "the model is too big to keep"
+
+
+def test_on_result_is_not_called_for_a_failed_run():
+    calls = []
+
+    def broken(ctx: JobContext) -> Trained:
+        raise RuntimeError("no data")
+
+    job = TrainingJob(broken, "run", slots=JobSlots(1), on_result=calls.append).start()
+    assert job.join(10) and job.state == "failed" and calls == []
+
+
+def test_registry_keeps_each_owners_run_apart_and_forgets_finished_ones():
+    now = [1000.0]
+    runs = JobRegistry(keep_finished=60.0, clock=lambda: now[0])
+    gate = threading.Event()
+
+    def blocked(ctx: JobContext) -> Trained:
+        gate.wait(10)
+        return Trained(torch.nn.Linear(1, 1), {})
+
+    a = TrainingJob(blocked, "a", slots=JobSlots(2)).start()
+    b = TrainingJob(counting_task(3, 0.001), "b", slots=JobSlots(2)).start()
+    runs.put("owner-a", a, {"kind": "sequence"})
+    runs.put("owner-b", b)
+    assert runs.get("owner-a") == (a, {"kind": "sequence"})
+    assert runs.get("owner-b") == (b, None) and runs.get("owner-c") is None
+    assert b.join(10)
+    b.finished_at = now[0]
+    now[0] += 61.0  # b ended more than keep_finished ago; a is still running
+    assert runs.get("owner-b") is None
+    assert runs.get("owner-a") == (a, {"kind": "sequence"}) and len(runs) == 1
+    gate.set()
+    assert a.join(10)
+    with pytest.raises(ValueError, match="owner"):
+        runs.put("", a)
+    runs.forget("owner-a")
+    assert runs.get("owner-a") is None
