@@ -4,12 +4,14 @@
 # and, while working:
 #   make test-fast   unit and AppTest suites only: no browser, no slow tests, no lint
 #   make lint        ruff check and ruff format --check
+#   make screenshots the README's pictures (assets/screenshots/), taken by the browser tests
+#   make docs        refill the generated blocks of README.md and docs/ from the cards
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test test-fast lint bench chromium clean
+.PHONY: run test test-fast lint bench screenshots docs chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +52,12 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m autoreg.bench
+
+screenshots: $(VENV)/.installed-dev chromium
+	AUTOREG_SCREENSHOTS=assets/screenshots $(PY) -m pytest -q tests/browser/test_every_page.py -k page_opens_clean
+
+docs: $(VENV)/.installed-dev
+	$(PY) -m autoreg.cards
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts

@@ -3,6 +3,10 @@
 The server runs the real ``app.py`` exactly as ``make run`` does, except that it binds a
 free port on 127.0.0.1 and never watches files. Browser tests skip when chromium is
 missing, except under ``CI=true``, where a missing browser is a failure.
+
+``AUTOREG_SCREENSHOTS=assets/screenshots`` makes ``test_every_page.py`` also save the top
+of each page in ``README_SHOTS`` there, as it opens: that is how the README's pictures
+are refreshed (``make screenshots``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +27,10 @@ from tests.conftest import ROOT
 # Opening a page URL directly makes Streamlit probe <page>/_stcore/health and host-config
 # first; those two 404s are the framework's, not ours.
 FRAMEWORK_PROBES = ("/_stcore/health", "/_stcore/host-config")
+
+SCREENSHOTS_ENV = "AUTOREG_SCREENSHOTS"
+README_SHOTS = ("home", "step", "units", "masks")  # url paths the README shows
+README_SHOT_SIZE = {"width": 1440, "height": 1600}  # the top of the page, as opened
 
 
 def _free_port() -> int:
@@ -147,3 +156,18 @@ def screenshot(page, path, max_height: int = 7000) -> None:
     page.wait_for_timeout(600)
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
+
+
+def readme_screenshot(page, url_path: str) -> Path | None:
+    """Save the top of a README page into ``$AUTOREG_SCREENSHOTS``, when that is set."""
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if not folder or url_path not in README_SHOTS:
+        return None
+    path = (ROOT / folder if not Path(folder).is_absolute() else Path(folder)) / f"{url_path}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    page.set_viewport_size(README_SHOT_SIZE)
+    page.wait_for_timeout(600)  # charts redraw at the new width
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    return path

@@ -1,7 +1,8 @@
 """Every registered page opens in real Chromium with no exception and no console error.
 
 Each page's full-page screenshot is saved to ``tests/artifacts/<url_path>.png``; look at
-them before calling a page done.
+them before calling a page done. With ``AUTOREG_SCREENSHOTS`` set, the README's pages are
+also saved there (see ``conftest.readme_screenshot``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from autoreg.registry import PAGES
-from tests.browser.conftest import assert_clean, open_app, screenshot, serve_app, wait_idle
+from tests.browser.conftest import (
+    assert_clean,
+    open_app,
+    readme_screenshot,
+    screenshot,
+    serve_app,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -20,6 +28,7 @@ def test_page_opens_clean(app_server, page, artifacts_dir, spec):
     assert page.get_by_test_id("stHeading").count() > 0, "page shows no heading"
     assert_clean(page)
     screenshot(page, artifacts_dir / f"{spec.url_path}.png")
+    readme_screenshot(page, spec.url_path)
 
 
 def test_sidebar_links_reach_every_page(app_server, page):

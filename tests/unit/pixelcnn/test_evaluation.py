@@ -168,19 +168,12 @@ def test_nearest_train_distance_is_zero_for_a_copy_and_counts_levels(digits):
     assert 0 < by_hand <= float((moved.long() - train[7].long()).abs().sum()) <= 3
 
 
-def test_the_readme_copy_check_of_the_8x8_samples_is_what_the_shipped_model_gives(digits):
-    """README: the closest of 1,500 samples is as far from the training set as the
-    closest test digit (4 levels), and the average sample 18.2 away against 12.6."""
+def test_the_shipped_8x8_model_does_not_copy_its_training_digits(digits):
+    """The closest of 1,500 samples is at least as far from the training set as the
+    closest real test digit: the small model draws new digits, not memorised ones."""
     data, _ = digits
     model = load_pretrained("pixelcnn-digits8")
     samples = torch.cat([sample_images(model, n=500, seed=s) for s in QUALITY_SEEDS])
     ours = nearest_train_distance(samples, data.train)
     test = nearest_train_distance(data.test, data.train)
     assert ours.min() >= test.min() > 0  # no sample copies a training digit
-    readme = (ASSETS.parent / "README.md").read_text()
-    claim = (
-        f"samples (seeds 0–2) {ours.min():.0f} levels from its nearest training digit, as far as"
-        f" the closest real\ntest digit, and the average sample {ours.mean():.1f} away, against"
-        f" {test.mean():.1f} for test digits."
-    )
-    assert " ".join(claim.split()) in " ".join(readme.split())

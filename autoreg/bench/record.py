@@ -1,0 +1,143 @@
+"""The benchmark record and the tables the README and ``docs/benchmarks.md`` show of it.
+
+The record is what ``python -m autoreg.bench`` printed, kept as it came:
+``docs/bench-results.jsonl``, one JSON object per line. The tables here are pure
+functions of those lines; ``autoreg.cards`` puts them into the documents' marker blocks,
+so a number about speed is never typed by hand. A measure missing from the record shows
+as such, never as an old figure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_RECORD = ROOT / "docs" / "bench-results.jsonl"
+
+# measure -> what it compares, in the README's words
+MEASURES = {
+    "trace_overhead": "exact trace vs bare `nn.LSTM` forward, T=1000, H=256",
+    "pixel_sampler_speedup": "one forward per pixel vs the cached sampler, 16 images",
+    "page_load_ratio": "each page vs a bare Streamlit page, in Chromium",
+    "step_latency_ratio": "click to redrawn view vs the bare page's button",
+    "server_memory": "server memory, every page opened with every model",
+    "classroom_load": "concurrent browser sessions stepping on one server",
+}
+
+
+def load_bench(path: Path = BENCH_RECORD) -> list[dict]:
+    """The record's lines, in the order they were printed ([] when there is none)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _of(name: str, lines: list[dict]) -> list[dict]:
+    return [x for x in lines if x.get("measure") == name]
+
+
+def _summary(name: str, lines: list[dict]) -> tuple[str, str]:
+    """(target, measured) cells of one measure."""
+    if name in ("page_load_ratio", "step_latency_ratio"):
+        pages = [x for x in lines if x.get("ratio") is not None]
+        if not pages:
+            return "–", "no page measured"
+        return f"≤ {pages[0]['target']}", ", ".join(f"{x['page']} {x['ratio']:.2f}" for x in pages)
+    x = lines[-1]
+    if name == "trace_overhead":
+        return f"≤ {x['target']}", f"{x['ratio']:.2f}"
+    if name == "pixel_sampler_speedup":
+        same = "same samples" if x["same_samples"] else "different samples"
+        return f"≥ {x['target']}", f"{x['ratio']:.0f}× ({same})"
+    if name == "server_memory":
+        return f"≤ {x['target_mb']:.0f} MB", f"{x['rss_mb']:.0f} MB"
+    if name == "classroom_load":
+        return (
+            f"p95 ≤ {x['target_p95_s']} s, no errors",
+            f"{x['sessions']} sessions: step p50 {x['step_p50_s']} s, p95 {x['step_p95_s']} s, "
+            f"{x['errors']} errors",
+        )
+    raise ValueError(f"No summary for measure {name!r}.")
+
+
+def performance_table(lines: list[dict] | None = None) -> str:
+    """The README's short table: one row per measure, from the record."""
+    lines = load_bench() if lines is None else lines
+    rows = ["| measure | what it compares | target | measured |", "|---|---|---|---|"]
+    for name, what in MEASURES.items():
+        mine = _of(name, lines)
+        target, got = _summary(name, mine) if mine else ("–", "not in the record")
+        rows.append(f"| `{name}` | {what} | {target} | {got} |")
+    return "\n".join(rows) + "\n"
+
+
+def bench_machine(lines: list[dict] | None = None) -> str:
+    """The cores and the load average the record was measured under, for a sentence."""
+    lines = load_bench() if lines is None else lines
+    cpus = sorted({x["cpus"] for x in lines if "cpus" in x})
+    loads = [x.get("load_avg_1m", x.get("load_avg_1min")) for x in lines]
+    loads = [x for x in loads if x is not None]
+    if not cpus or not loads:
+        return "no record yet"
+    low, high = min(loads), max(loads)
+    load = f"{low:.1f}" if round(low, 1) == round(high, 1) else f"{low:.1f} to {high:.1f}"
+    return f"{'/'.join(map(str, cpus))} cores, 1-minute load average {load}"
+
+
+def _ms(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0f} ms"
+
+
+def _detail(x: dict) -> tuple[str, str, str]:
+    """(subject, result, details) of one record line."""
+    name = x["measure"]
+    if name == "trace_overhead":
+        return (
+            f"T={x['T']}, H={x['H']}",
+            f"{x['ratio']:.2f}",
+            f"bare {x['bare_ms']} ms, trace {x['trace_ms']} ms; gates from the {x['gates']}",
+        )
+    if name == "pixel_sampler_speedup":
+        same = "same samples" if x["same_samples"] else "different samples"
+        return (
+            f"`{x['model']}`, {x['n']} images",
+            f"{x['ratio']:.1f}",
+            f"naive {x['naive_s']} s, fast {x['fast_s']} s, {same}, {x['threads']} threads",
+        )
+    if name in ("page_load_ratio", "step_latency_ratio"):
+        ratio = "–" if x.get("ratio") is None else f"{x['ratio']:.2f}"
+        if x.get("note"):
+            return x["page"], ratio, x["note"]
+        cpu = x.get("server_cpu_ms")
+        detail = f"{_ms(x['page_ms'])} vs {_ms(x['reference_ms'])}; server CPU {_ms(cpu)}"
+        errors = len(x.get("errors") or [])
+        return x["page"], ratio, detail + (f"; {errors} errors" if errors else "")
+    if name == "server_memory":
+        return (
+            f"{len(x['models'])} models, {x['pages_opened']} page views",
+            f"{x['rss_mb']:.0f} MB",
+            f"peak {x['peak_rss_mb']:.0f} MB, {x['startup_rss_mb']:.0f} MB at start",
+        )
+    if name == "classroom_load":
+        return (
+            f"{x['sessions']} sessions, {x['seconds']:.0f} s, think {x['think_s']} s",
+            f"p95 {x['step_p95_s']} s",
+            f"{x['steps']} steps: p50 {x['step_p50_s']} s, max {x['step_max_s']} s; "
+            f"{x['page_loads']} loads: p50 {x['load_p50_s']} s, p95 {x['load_p95_s']} s; "
+            f"{x['errors']} errors; CPU: server {x['server_cpu_s']} s, "
+            f"rest {x['other_cpu_s']} s",
+        )
+    return "", "", json.dumps(x)
+
+
+def record_table(lines: list[dict] | None = None) -> str:
+    """Every line of the record as a table row (``docs/benchmarks.md``)."""
+    lines = load_bench() if lines is None else lines
+    if not lines:
+        return "No benchmark record yet.\n"
+    rows = ["| measure | subject | result | details |", "|---|---|---:|---|"]
+    for x in lines:
+        subject, result, detail = _detail(x)
+        rows.append(f"| `{x['measure']}` | {subject} | {result} | {detail} |")
+    return "\n".join(rows) + "\n"
