@@ -23,8 +23,11 @@ def bench_trace_overhead(
     Both read the same T random tokens; the bare forward is ``model(idx)`` (Embedding ->
     fused ``nn.LSTM`` -> Linear logits) under no_grad; V = 104 is the shipped character
     model's vocabulary. Median of ``repeats`` interleaved runs after a warm-up, with one
-    intra-op thread for both. ``gates`` says where the LSTM gates came from (the fused
-    kernel's workspace, or the batched recompute).
+    intra-op thread for all. ``gates`` says where the LSTM gates came from (the fused
+    kernel's workspace, or the batched recompute). ``ratio_with_preactivations`` times a
+    trace whose pre-activations are read as well: with workspace gates they cost one
+    batched matmul more, computed on first read, so a trace that never shows them does
+    not pay for them.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -38,7 +41,11 @@ def bench_trace_overhead(
             with torch.no_grad():
                 model(idx)
 
-        runs = {"bare": bare, "trace": lambda: trace(model, ids)}
+        def with_preactivations() -> None:
+            tr = trace(model, ids)
+            tr.preactivations["input"]  # the first read computes every layer's
+
+        runs = {"bare": bare, "trace": lambda: trace(model, ids), "pre": with_preactivations}
         for _ in range(3):
             for fn in runs.values():
                 fn()
@@ -59,6 +66,8 @@ def bench_trace_overhead(
         "H": H,
         "bare_ms": round(med["bare"] * 1000, 2),
         "trace_ms": round(med["trace"] * 1000, 2),
+        "ratio_with_preactivations": round(med["pre"] / med["bare"], 3),
+        "with_preactivations_ms": round(med["pre"] * 1000, 2),
         "gates": "fused kernel workspace" if from_kernel else "batched recompute",
         "repeats": repeats,
         "intra_op_threads": 1,

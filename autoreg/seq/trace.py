@@ -60,11 +60,16 @@ Gates = dict[str, torch.Tensor]
 # ---------------------------------------------------------------------------------------
 
 
-def lstm_gates(x: torch.Tensor, h: torch.Tensor, w: Weights) -> tuple[Gates, Gates]:
-    """i, f, o = σ(pre), g = tanh(pre), with pre = W_i* x + b_i* + W_h* h + b_h*."""
+def lstm_preactivations(x: torch.Tensor, h: torch.Tensor, w: Weights) -> Gates:
+    """pre = W_i* x + b_i* + W_h* h + b_h* for each gate * in i, f, g, o."""
     w_ih, w_hh, b_ih, b_hh = w
     blocks = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, -1)  # i | f | g | o
-    pre = dict(zip(GATE_NAMES["lstm"], blocks, strict=True))
+    return dict(zip(GATE_NAMES["lstm"], blocks, strict=True))
+
+
+def lstm_gates(x: torch.Tensor, h: torch.Tensor, w: Weights) -> tuple[Gates, Gates]:
+    """i, f, o = σ(pre), g = tanh(pre)."""
+    pre = lstm_preactivations(x, h, w)
     gates = {n: torch.tanh(p) if n == "candidate" else torch.sigmoid(p) for n, p in pre.items()}
     return gates, pre
 
@@ -114,12 +119,13 @@ class Preactivations(Mapping):
     """Gate name -> (T, L, H) float32 pre-activation, the value before σ or tanh.
 
     Layers whose gates were recomputed store their pre-activations from that same call
-    (``lstm_gates``/``gru_gates``). Layers whose gates came from the fused kernel's
-    workspace (``autoreg.seq.fused``) have no pre-activations there: those take the same
-    batched matmul the recompute would, about half a forward pass, so they are computed
-    from the reference equations the first time any key is read, from the trace's own
-    inputs and a copy of the weights, and kept. Reading never changes a value once given,
-    is safe from several threads, and a pickled copy carries the computed arrays.
+    (``lstm_gates``/``gru_gates``). LSTM layers whose gates came from the fused kernel's
+    workspace (``autoreg.seq.fused``) have none there: the workspace keeps only the
+    values after σ and tanh. Theirs take the batched matmul the recompute would, about
+    half a forward pass, so they are computed by ``lstm_preactivations`` the first time
+    any key is read, from the trace's own inputs and a copy of the weights, and kept.
+    Reading never changes a value once given, is safe from several threads, and a pickled
+    copy carries the computed arrays.
     """
 
     def __init__(
@@ -141,8 +147,8 @@ class Preactivations(Mapping):
         with self._lock:
             for layer, (x, w) in sorted(self._pending.items()):
                 h_prev = np.concatenate([self._h0[layer][None], self._hidden[:-1, layer]])
-                with torch.no_grad():
-                    _, pre = GATE_EQUATIONS[self._cell](
+                with torch.no_grad():  # only LSTM layers are deferred
+                    pre = lstm_preactivations(
                         torch.from_numpy(x),
                         torch.from_numpy(h_prev),
                         [torch.from_numpy(p) for p in w],

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 
 import numpy as np
 import pytest
 import torch
 
 from autoreg.bench.cpu import bench_trace_overhead
+from autoreg.pretrained import list_pretrained, load_pretrained, pretrained_card
 from autoreg.seq import fused
+from autoreg.seq.corpora import brackets_task, recall_task
 from autoreg.seq.intervene import run_with_intervention
 from autoreg.seq.model import SequenceConfig, SequenceModel
-from autoreg.seq.tokenizers import CharTokenizer
+from autoreg.seq.tokenizers import CharTokenizer, WordTokenizer
 from autoreg.seq.trace import GATE_NAMES, Trace, trace
+from autoreg.ui.sequences import PRESETS
 
 ATOL = 1e-5
 # the module, not the function: ``autoreg.seq.trace`` names the function once re-exported
@@ -224,16 +228,215 @@ def test_bench_reports_ratio_and_target() -> None:
     assert result["T"] == 50 and result["H"] == 16
 
 
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-v))
+
+
+def _equations(model: SequenceModel, tr: Trace) -> tuple[dict, dict]:
+    """(gates, pre-activations) of every step and layer, written out from PyTorch's docs.
+
+    float64, from ``model.rnn.weight_ih_l{k}`` etc., at the trace's own x_t and h_{t-1}:
+    this checks each step's gate arithmetic; that h and c themselves are the module's is
+    checked against ``nn.LSTM``/``nn.GRU`` separately.
+    """
+    rnn, H = model.rnn, model.config.hidden_size
+    x = tr.embeddings.astype(np.float64)
+    gates: dict = {n: [] for n in tr.gates}
+    pre: dict = {n: [] for n in tr.gates}
+    for k in range(model.config.num_layers):
+        W_ih, W_hh, b_ih, b_hh = (
+            getattr(rnn, f"{n}_l{k}").detach().double().numpy()
+            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+        h = np.concatenate([tr.initial_hidden[None, k], tr.hidden[:-1, k]]).astype(np.float64)
+        if model.cell == "lstm":  # rows i | f | g | o
+            a = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
+            a_i, a_f, a_g, a_o = (a[:, j * H : (j + 1) * H] for j in range(4))
+            layer_pre = {"input": a_i, "forget": a_f, "candidate": a_g, "output": a_o}
+            layer_gates = {n: _sigmoid(v) for n, v in layer_pre.items()}
+            layer_gates["candidate"] = np.tanh(a_g)
+        else:  # GRU, rows r | z | n
+            r_, z_, n_ = (slice(j * H, (j + 1) * H) for j in range(3))
+            a_r = x @ W_ih[r_].T + b_ih[r_] + h @ W_hh[r_].T + b_hh[r_]
+            a_z = x @ W_ih[z_].T + b_ih[z_] + h @ W_hh[z_].T + b_hh[z_]
+            r = _sigmoid(a_r)
+            a_n = x @ W_ih[n_].T + b_ih[n_] + r * (h @ W_hh[n_].T + b_hh[n_])
+            layer_pre = {"reset": a_r, "update": a_z, "candidate": a_n}
+            layer_gates = {"reset": r, "update": _sigmoid(a_z), "candidate": np.tanh(a_n)}
+        for n in tr.gates:
+            gates[n].append(layer_gates[n])
+            pre[n].append(layer_pre[n])
+        x = tr.hidden[:, k].astype(np.float64)
+    stack = lambda d: {n: np.stack(v, axis=1) for n, v in d.items()}  # noqa: E731
+    return stack(gates), stack(pre)
+
+
+def _inversion_error(tr: Trace) -> float:
+    """Largest relative error of pre-activations got back from their float32 gates by
+    inverting σ and tanh (clamped at 1e-7), even with gates rounded exactly."""
+    worst = 0.0
+    for name, p in tr.preactivations.items():
+        p = p.astype(np.float64)
+        if name == "candidate":
+            g = np.tanh(p).astype(np.float32).astype(np.float64)
+            inv = np.arctanh(np.clip(g, -1 + 1e-7, 1 - 1e-7))
+        else:
+            g = np.clip(_sigmoid(p).astype(np.float32).astype(np.float64), 1e-7, 1 - 1e-7)
+            inv = np.log(g / (1 - g))
+        worst = max(worst, float((np.abs(inv - p) / np.maximum(1, np.abs(p))).max()))
+    return worst
+
+
+def assert_exact(model: SequenceModel, tr: Trace, drift: float = ATOL) -> None:
+    """Every step's gates to 1e-5 and pre-activations to 1e-5 relative (1e-5 absolute
+    near 0) of the written-out equations, its c to 1e-5 of the equation applied to its
+    gates; h and c to ``drift`` of ``nn.LSTM``/``nn.GRU`` (h absolute, c relative) and
+    the LSTM's h to ``drift`` of o * tanh(c).
+    """
+    ref_gates, ref_pre = _equations(model, tr)
+    assert set(tr.preactivations) == set(tr.gates) == set(GATE_NAMES[model.cell])
+    for name, p in tr.preactivations.items():
+        assert p.shape == tr.gates[name].shape and p.dtype == np.float32
+        np.testing.assert_allclose(p, ref_pre[name], rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(tr.gates[name], ref_gates[name], atol=ATOL, err_msg=name)
+    g = {n: v.astype(np.float64) for n, v in tr.gates.items()}
+    if model.cell == "lstm":  # each step's c and h from its gates
+        c_prev = np.concatenate([tr.initial_cell[None], tr.cell[:-1]]).astype(np.float64)
+        c = g["forget"] * c_prev + g["input"] * g["candidate"]
+        np.testing.assert_allclose(tr.cell, c, rtol=1e-5, atol=ATOL)
+        # h is the fused kernel's, c is scanned from the gates: they drift like nn's h
+        np.testing.assert_allclose(tr.hidden, g["output"] * np.tanh(tr.cell), atol=drift)
+    else:
+        h_prev = np.concatenate([tr.initial_hidden[None], tr.hidden[:-1]]).astype(np.float64)
+        h = (1 - g["update"]) * g["candidate"] + g["update"] * h_prev
+        np.testing.assert_allclose(tr.hidden, h, atol=ATOL)
+    with torch.no_grad():
+        out, state = model.rnn(torch.from_numpy(tr.embeddings)[None])
+    np.testing.assert_allclose(tr.hidden[:, -1], out[0].numpy(), atol=drift)
+    if model.cell == "lstm":
+        np.testing.assert_allclose(tr.cell[-1], state[1][:, 0].numpy(), rtol=drift, atol=ATOL)
+
+
+SHIPPED_CELLS = [
+    n for n in list_pretrained("sequence") if pretrained_card(n)["config"]["cell"] != "rnn"
+]
+
+
+def _ordinary_text(name: str) -> str:
+    if "recall" in name:
+        return recall_task(12, 1, max_lag=30)
+    if "brackets" in name:
+        return brackets_task(12)
+    return "\n".join(PRESETS.values())
+
+
+def _one_character(model: SequenceModel, ch: str) -> str:
+    return (ch + " ") * 400 if isinstance(model.tokenizer, WordTokenizer) else ch * 400
+
+
+@pytest.mark.parametrize(
+    "name, path",
+    [(n, "kernel") for n in SHIPPED_CELLS if n.startswith("lstm")]
+    + [(n, "plain") for n in SHIPPED_CELLS],
+)
+def test_preactivations_of_shipped_models_equal_the_equations(
+    name: str, path: str, monkeypatch
+) -> None:
+    """On ordinary text, and on long runs of one character where gates saturate: there
+    float32 σ and tanh round to 0, ±1 or near, so inverting them (as a reader of the
+    gates alone would) is wrong, and the stored pre-activations must not be. Both paths:
+    LSTM gates from the fused kernel's workspace (pre-activations computed when first
+    read), and the plain equations run on every step at once (GRU always)."""
+    model = load_pretrained(name)
+    if path == "plain":
+        monkeypatch.setattr(fused, "lstm_layer_with_gates", lambda *a: None)
+    elif not torch.backends.mkldnn.is_available():
+        pytest.skip("no oneDNN here: the plain path is the only one")
+    else:
+        assert trace_module.kernel_gates_used(model, _ordinary_text(name))
+    assert_exact(model, trace(model, _ordinary_text(name)))
+    inversion_error = 0.0
+    for ch in ("a", "\n", "c"):
+        tr = trace(model, _one_character(model, ch))
+        assert len(tr.tokens) == 400
+        # 400 identical steps add the same float32 rounding 400 times (c reaches hundreds),
+        # so float32 runs drift apart: on "a" * 400 nn.LSTM's own h ends 1.1e-5 off a
+        # float64 run of lstm-char-pydocs, the trace's 1.9e-5 (3e-5 apart); c 2e-5 relative
+        assert_exact(model, tr, drift=5e-5)
+        inversion_error = max(inversion_error, _inversion_error(tr))
+    # saturation is exercised: pre-activations got by inverting the gates would fail the
+    # check above (an error over 2e-5 * max(1, |pre|) exceeds its rtol + atol)
+    assert inversion_error > 2e-5
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_trace_without_onednn_is_just_as_exact(cell: str, monkeypatch) -> None:
+    """Without oneDNN every layer's gates come from the plain equations, and are exact."""
     model = _model(cell, 2)
-    fast = trace(model, "abc (def) gh\nabba")
+    text = "abc (def) gh\nabba"
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
-    plain = trace(model, "abc (def) gh\nabba")
-    for name, g in fast.gates.items():
-        np.testing.assert_allclose(plain.gates[name], g, atol=ATOL)
-    out, _ = _fused_states(model, model.encode("abc (def) gh\nabba"))
-    np.testing.assert_allclose(plain.hidden[:, -1], out, atol=ATOL)
+    plain = trace_module.GATE_EQUATIONS[cell]
+    layers_run = []
+
+    def spy(x, h, w):
+        layers_run.append(x.shape)
+        return plain(x, h, w)
+
+    monkeypatch.setitem(trace_module.GATE_EQUATIONS, cell, spy)
+    assert not trace_module.kernel_gates_used(model, text)
+    tr = trace(model, text)
+    assert len(layers_run) == 2  # both layers, each over all steps at once
+    assert_exact(model, tr)
+
+
+def _swapped_lstm_rows(x, h, w):
+    """A classic slip: the gates read as i, f, o, g instead of PyTorch's i, f, g, o."""
+    g, p = trace_module.lstm_gates(x, h, w)
+    g["candidate"], g["output"] = torch.tanh(p["output"]), torch.sigmoid(p["candidate"])
+    return g, {**p, "candidate": p["output"], "output": p["candidate"]}
+
+
+def _gru_reset_outside(x, h, w):
+    """Another: the reset gate applied to h before the matmul, not to W_hn h + b_hn."""
+    g, p = trace_module.gru_gates(x, h, w)
+    H = h.size(-1)
+    n = x @ w[0][2 * H :].T + w[2][2 * H :] + (g["reset"] * h) @ w[1][2 * H :].T + w[3][2 * H :]
+    return {**g, "candidate": torch.tanh(n)}, {**p, "candidate": n}
+
+
+@pytest.mark.parametrize(
+    "cell, broken", [("lstm", _swapped_lstm_rows), ("gru", _gru_reset_outside)]
+)
+def test_the_exactness_check_fails_on_a_broken_plain_path(cell: str, broken, monkeypatch) -> None:
+    """The test above can fail: with a plain path that is wrong, it does."""
+    model = _model(cell, 2)
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    monkeypatch.setitem(trace_module.GATE_EQUATIONS, cell, broken)
+    with pytest.raises(AssertionError):
+        assert_exact(model, trace(model, "abc (def) gh\nabba"))
+
+
+def test_kernel_preactivations_use_the_weights_of_the_trace(monkeypatch) -> None:
+    """Pre-activations computed on first read use the weights as they were when traced,
+    survive pickling, and are computed once."""
+    model = _model("lstm", 2, H=16)
+    text = "abc (def) gh\nabba cafe"
+    tr = trace(model, text)
+    expected = _equations(model, tr)[1]
+    with torch.no_grad():  # a training step after the trace must not leak into it
+        for p in model.rnn.parameters():
+            p.add_(1.0)
+    calls = []
+    plain = trace_module.lstm_preactivations
+    monkeypatch.setattr(
+        trace_module, "lstm_preactivations", lambda *a: calls.append(1) or plain(*a)
+    )
+    copy = pickle.loads(pickle.dumps(tr))
+    for name, p in tr.preactivations.items():
+        np.testing.assert_allclose(p, expected[name], rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(copy.preactivations[name], p)
+    if torch.backends.mkldnn.is_available():
+        assert len(calls) == 2  # layer by layer, once, on the first read (here: pickling)
 
 
 def test_a_non_contiguous_state_is_read_correctly() -> None:
@@ -255,9 +458,6 @@ def test_a_non_contiguous_state_is_read_correctly() -> None:
 @pytest.mark.parametrize("text", ["preset", "a" * 2000])
 def test_the_shipped_lstm_takes_its_gates_from_the_kernel(text: str) -> None:
     """Trained cell states reach hundreds; the layout check must not reject them."""
-    from autoreg.pretrained import load_pretrained
-    from autoreg.ui.sequences import PRESETS
-
     if not torch.backends.mkldnn.is_available():
         pytest.skip("no oneDNN here: the recompute path is used")
     model = load_pretrained("lstm-char-pydocs")
