@@ -9,6 +9,7 @@ import streamlit as st
 from autoreg.pretrained import ASSETS
 from autoreg.registry import pages_by_section
 from autoreg.ui import chrome
+from autoreg.ui.models import open_kept_models
 from autoreg.ui.train import adopt_finished_run
 
 st.set_page_config(
@@ -35,6 +36,8 @@ navigation = st.navigation(
 )
 chrome.mark_frame()  # pages' require_frame() reruns until app.py has run in this session
 chrome.sidebar()
-adopt_finished_run()  # a run that ended on another page joins this session's models
+chrome.unknown_page_notice(navigation)  # a mistyped link says so instead of opening Home
+adopt_finished_run()  # a run that ended on another page (or before a reload) joins
+open_kept_models()  # this browser's models kept on the server, e.g. before a reload
 chrome.freeze_imports()  # keeps the full GC after each run cheap (see there)
 navigation.run()

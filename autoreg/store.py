@@ -208,6 +208,10 @@ class ModelStore:
             found.append(_describe(path, stat))
         return sorted(found, key=lambda m: (m.saved_at, m.key))
 
+    def keys(self, owner: str) -> list[str]:
+        """The keys of ``owner``'s model files, without reading them (cheap: one listing)."""
+        return sorted(p.stem for p in _files(self._folder(owner)))
+
     def load(self, owner: str, key: str) -> Checkpoint:
         """Read one model's checkpoint and mark it used.
 

@@ -1,22 +1,36 @@
-"""The app frame shared by every page: presenter mode and the sidebar.
+"""The app frame shared by every page: presenter mode, the sidebar, unknown page paths.
 
 Presenter mode is for a projector at the back of a classroom: larger type, wider
 margins removed, and secondary controls hidden (pages ask ``presenting()`` before drawing
 them). It lives in the URL (``?presenter=true``) so a prepared link opens in it.
+
+A link to a page that does not exist (``/nosuchpage``, a typo, a page renamed since) makes
+``st.navigation`` run the default page, Home, and the browser's address bar is rewritten
+to ``/``. Streamlit 1.67 also opens a modal that says "Page not found" without naming the
+page; once it is closed nothing on Home tells what happened. ``st.context.url`` still
+holds the path that was asked for on that first run (Streamlit strips known page paths
+from it and appends the current one, and Home's is empty), so ``unknown_page_notice``
+names it in a notice on the page that opened instead, until the user goes elsewhere.
+A path of more than one segment (``/step/extra``) never reaches the app: the framework
+resolves its script files relative to that path and the page stays blank.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from autoreg.ui.urlstate import forget_notice_area
+from autoreg.registry import PAGES
+from autoreg.ui.urlstate import forget_notice_area, quote
 
 PRESENTER_KEY = "presenter"
 FRAME_KEY = "_app_frame"  # set by app.py on every run of this session
+UNKNOWN_KEY = "_unknown_page"  # session_state: the unknown path the session opened on
 
 _PRESENTER_CSS = """
 <style>
@@ -90,3 +104,38 @@ def sidebar() -> None:
             )
     if on:
         st.html(_PRESENTER_CSS)
+
+
+def unknown_page_path(url: str | None, base_path: str, known: Iterable[str]) -> str | None:
+    """The page path of ``url`` when it names none of the ``known`` pages, else None.
+
+    ``url`` is ``st.context.url`` (no query string); ``base_path`` is Streamlit's
+    ``server.baseUrlPath``, under which the app is served.
+    """
+    if not url:
+        return None
+    path = unquote(urlsplit(url).path).strip("/")
+    base = base_path.strip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :].strip("/")
+    if not path or path in set(known):
+        return None
+    return path
+
+
+def unknown_page_notice(navigation: st.Page) -> None:
+    """Say so when the link named no page (Streamlit then opens Home in its place)."""
+    path = unknown_page_path(
+        st.context.url, st.get_option("server.baseUrlPath"), [p.url_path for p in PAGES]
+    )
+    if path is not None:
+        st.session_state[UNKNOWN_KEY] = path
+    elif navigation.url_path:  # another page now: the notice belonged to the first view
+        st.session_state.pop(UNKNOWN_KEY, None)
+    path = st.session_state.get(UNKNOWN_KEY)
+    if path is not None:
+        st.warning(
+            f"There is no page at {quote('/' + path)} in this app, so {navigation.title} "
+            "opened instead. Every page is listed in the menu on the left.",
+            icon=":material/link_off:",
+        )

@@ -11,9 +11,9 @@ import streamlit as st
 
 from autoreg.seq.trace import Trace, trace
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
-from autoreg.ui.urlstate import url_widget
+from autoreg.ui.urlstate import notice, quote, replace_url_value, url_widget
 
-MAX_TEXT_CHARS = 2_000  # longer inputs are cut: the pages draw every step
+MAX_TEXT_CHARS = 5_000  # longer input is cut to this, with a message: every step is traced
 
 PRESETS: dict[str, str] = {
     "Python code": (
@@ -73,8 +73,36 @@ def unknown_tokens(name: str, text: str) -> list[str]:
     return tok.unknown(text)
 
 
+def _cut_to_limit(key: str) -> None:
+    """``on_change`` of the text box: a text over the limit is cut to it, and remembered
+    (length before, text after) so the page can say so under the box."""
+    text = st.session_state.get(key) or ""
+    if len(text) > MAX_TEXT_CHARS:
+        st.session_state[key] = text[:MAX_TEXT_CHARS]
+        st.session_state[f"{key}_cut"] = (len(text), text[:MAX_TEXT_CHARS])
+
+
+def _cut_link_text(key: str) -> None:
+    """Before the box exists: a link whose text is over the limit gives the box the
+    first ``MAX_TEXT_CHARS`` characters, and a notice that quotes it shortened."""
+    raw = st.query_params.get(key) if key not in st.session_state else None
+    if raw is None or len(raw) <= MAX_TEXT_CHARS:
+        return
+    replace_url_value(key, raw[:MAX_TEXT_CHARS])
+    st.session_state[f"{key}_cut"] = (len(raw), raw[:MAX_TEXT_CHARS])
+    notice(
+        f"The link's text, {key}={quote(raw)}, is longer than the {MAX_TEXT_CHARS:,} "
+        f"characters this page reads: the first {MAX_TEXT_CHARS:,} are used."
+    )
+
+
 def text_input(key: str, default_preset: str = "Python code") -> str:
-    """Preset or typed input text (URL-bound); flags characters the model does not know."""
+    """Preset or typed input text (URL-bound); flags characters the model does not know.
+
+    Typed, pasted or linked text longer than ``MAX_TEXT_CHARS`` is cut to that length
+    and a message under the box says so. (A ``max_chars`` box would refuse such a paste
+    whole and keep its old text, with only its small counter as a hint.)
+    """
     preset = url_widget(
         st.selectbox,
         "Input",
@@ -83,14 +111,30 @@ def text_input(key: str, default_preset: str = "Python code") -> str:
         key=f"{key}_preset",
     )
     if preset == "Your own text":
+        box = f"{key}_text"
+        _cut_link_text(box)
         text = url_widget(
             st.text_area,
             "Text",
-            value=PRESETS[default_preset],
-            max_chars=MAX_TEXT_CHARS,
-            key=f"{key}_text",
+            value="" if box in st.session_state else PRESETS[default_preset],
+            key=box,
             height=120,
+            on_change=_cut_to_limit,
+            args=(box,),
+            help=f"Up to {MAX_TEXT_CHARS:,} characters; longer text is cut to that.",
         )
+        text = text or ""
+        cut = st.session_state.get(f"{box}_cut")
+        if cut is not None and cut[1] == text:
+            st.warning(
+                f"The text had {cut[0]:,} characters, more than the {MAX_TEXT_CHARS:,} "
+                f"this page reads, so it was cut to the first {MAX_TEXT_CHARS:,}; "
+                f"{cut[0] - MAX_TEXT_CHARS:,} characters at the end were left out.",
+                icon=":material/content_cut:",
+            )
+        else:
+            st.session_state.pop(f"{box}_cut", None)
+        st.caption(f"{len(text):,} of {MAX_TEXT_CHARS:,} characters")
     else:
         text = PRESETS[preset]
     if not text:

@@ -1,10 +1,13 @@
 """Streamlit side of the Train page: settings widgets, the live run panel, checkpoints.
 
 The run itself is an ``autoreg.jobs.TrainingJob`` (a daemon thread, no Streamlit inside)
-kept in this session's ``st.session_state``; a fragment with ``run_every`` polls it, so
-clicking elsewhere or visiting another page never interrupts training. When the run
-ends, ``adopt_finished_run`` (called by the page and by the app frame on every page)
-adds the model to this session's model lists through ``autoreg.ui.models``.
+registered in the server-wide ``autoreg.jobs.RUNS`` under this browser's owner id
+(``autoreg.ui.browser_id``), so a reload or a second tab finds the running job and draws
+it again; a fragment with ``run_every`` polls it, so clicking elsewhere or visiting
+another page never interrupts training. When the run ends, the job thread itself keeps
+the model in the server's store (``autoreg.store``) for this browser, and
+``adopt_finished_run`` (called by the page and by the app frame on every page) adds it
+to this session's model lists through ``autoreg.ui.models``.
 """
 
 from __future__ import annotations
@@ -15,14 +18,22 @@ from dataclasses import dataclass
 import streamlit as st
 
 from autoreg import lab
-from autoreg.jobs import SLOTS, TrainingJob
+from autoreg.jobs import RUNS, SLOTS, Trained, TrainingJob
 from autoreg.seq import corpora
+from autoreg.store import STORE
+from autoreg.ui.browser_id import browser_id
 from autoreg.ui.chrome import presenting
-from autoreg.ui.models import add_session_model
+from autoreg.ui.models import (
+    SESSION_PREFIX,
+    add_session_model,
+    run_number,
+    session_labels,
+    session_model,
+)
 from autoreg.ui.urlstate import url_widget
 from autoreg.viz.train import image_grid, loss_figure
 
-RUN = "train_run"  # session_state: the current Run
+RUN = "train_run"  # session_state: this session's view of the browser's current Run
 ADOPTED = "train_adopted"  # session_state: job id -> registered model name
 RUN_COUNT = "train_run_count"
 POLL_SECONDS = 1.0
@@ -35,7 +46,7 @@ USED_BY = {"sequence": ("step", "units", "generate", "memory"), "pixelcnn": ("pi
 
 @dataclass
 class Run:
-    """One training run of this session and how to draw it."""
+    """One training run of this browser and how to draw it."""
 
     job: TrainingJob
     kind: str  # "sequence" | "pixelcnn"
@@ -52,44 +63,81 @@ def corpus_text(name: str) -> str:
 
 
 def current_run() -> Run | None:
+    """This browser's current run: from the server's registry, so it outlives a reload."""
+    found = RUNS.get(browser_id())
+    if found is not None and isinstance(found[1], Run):
+        st.session_state[RUN] = found[1]
     return st.session_state.get(RUN)
 
 
 def _next_number() -> int:
-    st.session_state[RUN_COUNT] = st.session_state.get(RUN_COUNT, 0) + 1
+    """1 + the highest run number this browser has used (its kept models included)."""
+    run = current_run()
+    labels = [*session_labels(), *([run.job.label] if run is not None else [])]
+    used = [n for n in map(run_number, labels) if n is not None]
+    st.session_state[RUN_COUNT] = max([st.session_state.get(RUN_COUNT, 0), *used]) + 1
     return st.session_state[RUN_COUNT]
+
+
+def _keeper(owner: str, label: str):
+    """What the job thread calls with its result: keep the model for this browser."""
+
+    def keep(result: Trained) -> str:
+        return STORE.save(owner, label, result.model.state_dict(), result.card).key
+
+    return keep
+
+
+def _start(task, spec, source: str, **view) -> Run:
+    owner = browser_id()
+    label = lab.run_label(spec, source, _next_number())
+    job = TrainingJob(task, label, on_result=_keeper(owner, label))
+    run = Run(job, **view)
+    RUNS.put(owner, job, run)  # before start: a reload at once still finds it
+    job.start()
+    st.session_state[RUN] = run
+    return run
 
 
 def start_sequence_run(spec: lab.SequenceSpec, text: str, source: str) -> Run:
     """Check the caps, then start a sequence-model run in the background."""
     task = lab.sequence_task(spec, text, source)  # raises ValueError on a broken cap
     vocab = lab.vocabulary(text[: lab.MAX_TRAIN_CHARS], spec.tokenizer, spec.max_vocab)
-    job = TrainingJob(task, lab.run_label(spec, source, _next_number())).start()
-    run = Run(job, "sequence", "bits/token", "validation", ("uniform guess", math.log2(vocab)))
-    st.session_state[RUN] = run
-    return run
+    ref = ("uniform guess", math.log2(vocab))
+    view = {"kind": "sequence", "unit": "bits/token", "val_name": "validation"}
+    return _start(task, spec, source, reference=ref, **view)
 
 
 def start_pixel_run(spec: lab.PixelSpec) -> Run:
     """Check the caps, then start a PixelCNN run in the background."""
     task = lab.pixel_task(spec)
-    job = TrainingJob(task, lab.run_label(spec, spec.dataset, _next_number())).start()
     ref = ("uniform guess", math.log2(spec.levels))
-    run = Run(job, "pixelcnn", "bits/pixel", "test", ref, levels=spec.levels)
-    st.session_state[RUN] = run
-    return run
+    view = {"kind": "pixelcnn", "unit": "bits/pixel", "val_name": "test"}
+    return _start(task, spec, spec.dataset, reference=ref, levels=spec.levels, **view)
 
 
 def adopt_finished_run() -> str | None:
-    """Add the finished run's model to this session's model lists (once); its name."""
+    """Add the finished run's model to this session's model lists (once); its name.
+
+    The job thread has already kept it in the store (``job.kept`` is its key), so this
+    only hands the trained module to the session instead of reading it back from disk.
+    """
     run = current_run()
     if run is None or run.job.result is None or not run.job.finished:
         return None
+    job = run.job
+    name = SESSION_PREFIX + job.label
     adopted = st.session_state.setdefault(ADOPTED, {})
-    if run.job.id not in adopted:
-        result = run.job.result
-        adopted[run.job.id] = add_session_model(run.job.label, result.model, result.card)
-    return adopted[run.job.id]
+    if adopted.get(job.id) != name or session_model(name) is None:
+        adopted[job.id] = add_session_model(
+            job.label,
+            job.result.model,
+            job.result.card,
+            keep=False,
+            key=job.kept if isinstance(job.kept, str) else None,
+            keep_error=job.kept_error,
+        )
+    return adopted[job.id]
 
 
 def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
@@ -271,8 +319,9 @@ def progress_text(run: Run) -> str:
 def show_run(run: Run) -> None:
     """Progress bar, controls, live loss curves and the latest samples (polled)."""
     job = run.job
+    polling = not job.finished  # a run already over when the page drew it needs no rerun
 
-    @st.fragment(run_every=None if job.finished else POLL_SECONDS)
+    @st.fragment(run_every=POLL_SECONDS if polling else None)
     def panel() -> None:
         st.progress(job.progress().fraction, text=progress_text(run))
         row = st.container(horizontal=True)
@@ -312,7 +361,7 @@ def show_run(run: Run) -> None:
                     output_format="PNG",
                     width="stretch",
                 )
-        if job.finished and st.session_state.get("train_seen_finished") != job.id:
+        if polling and job.finished and st.session_state.get("train_seen_finished") != job.id:
             st.session_state["train_seen_finished"] = job.id
             st.rerun()  # a full rerun switches polling off and shows the result
 

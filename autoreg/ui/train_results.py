@@ -1,10 +1,11 @@
 """The Train page's results: the finished run's checkpoint, and opening uploaded ones.
 
-A finished run's model is already in this session's model lists (``adopt_finished_run``);
-here it gets links to the pages that can open it and its checkpoint as a download
-(safetensors bytes with the card in the header). An uploaded checkpoint is parsed by
-``autoreg.checkpoints.parse_checkpoint``, which reads safetensors only and refuses
-pickles, so opening a file from a stranger cannot run code.
+A finished run's model is already this browser's own, kept on the server and in this
+session's model lists (``adopt_finished_run``); here it gets links to the pages that can
+open it and its checkpoint as a download (safetensors bytes with the card in the
+header). An uploaded checkpoint is parsed by ``autoreg.checkpoints.parse_checkpoint``,
+which reads safetensors only and refuses pickles, so opening a file from a stranger
+cannot run code; it is then kept for this browser like a trained model.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import streamlit as st
 from autoreg.checkpoints import MAX_CHECKPOINT_BYTES, checkpoint_bytes, parse_checkpoint
 from autoreg.pretrained import model_from_checkpoint
 from autoreg.registry import PAGES
-from autoreg.ui.models import add_session_model
+from autoreg.ui.models import add_session_model, kept_note, model_label
 from autoreg.ui.train import USED_BY, Run, adopt_finished_run
 
 
 def show_result(run: Run) -> None:
-    """After the run: the error, or the model's place in this session and its checkpoint."""
+    """After the run: the error, or the model's place in this browser and its checkpoint."""
     job = run.job
     if job.state == "failed":
         st.error(f"Training failed: {job.error}", icon=":material/error:")
@@ -34,8 +35,8 @@ def show_result(run: Run) -> None:
         return
     card = job.result.card
     st.success(
-        f"**{job.label}** is ready: it is now listed as *{job.label} (yours, this "
-        "session)* on the pages below, for this browser session only.",
+        f"**{job.label}** is ready: it is now listed as *{model_label(name)}* on the "
+        f"pages below. {kept_note(name)}",
         icon=":material/check_circle:",
     )
     links = [p for p in PAGES if p.url_path in USED_BY[run.kind]]
@@ -100,7 +101,7 @@ def show_scores(card: dict) -> None:
 
 
 def checkpoint_opener() -> None:
-    """Upload a checkpoint to open it in this session (validated; never unpickled)."""
+    """Upload a checkpoint to open it in this browser (validated; never unpickled)."""
     up = st.file_uploader(
         "Open a checkpoint (.safetensors from autoreg)",
         key="train_ckpt",
@@ -123,7 +124,7 @@ def checkpoint_opener() -> None:
         st.error(error, icon=":material/error:")
     else:
         st.success(
-            f"Opened {up.name}: listed as *{name.split(':', 1)[1]} (yours, this "
-            "session)* on the other pages.",
+            f"Opened {up.name}: listed as *{model_label(name)}* on the other pages. "
+            + kept_note(name),
             icon=":material/check_circle:",
         )

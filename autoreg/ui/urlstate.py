@@ -12,6 +12,7 @@ Keys are page-prefixed (``step_model``, ``gen_temp``) so pages never collide.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 NUMERIC_WIDGETS = ("number_input", "slider")  # widgets that parse a URL value as a number
+QUOTE_CHARS = 60  # a notice quotes at most this much of a value from a link
 _NOTICES = "_url_notices"
 _AREA = "_url_notice_area"
 
@@ -38,6 +40,46 @@ def same_value(raw: str, value: Any) -> bool:
     return raw == str(value)
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]$~|])")  # what can format text inside a quote
+
+
+def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
+    """``value`` quoted for a notice: its repr, shortened when long, safe in markdown.
+
+    A shared link may carry a whole page of text; a notice that quoted all of it would
+    bury the page. Past ``limit`` characters it reads ``'first 60 characters…' (1,234
+    characters)``. Markdown characters are escaped, so a value can never format the
+    notice (``$`` would start an equation, ``*`` emphasis).
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        shown = f"{text[:limit]!r}"[:-1] + "…" + f"{text[:limit]!r}"[-1]
+        shown += f" ({len(text):,} characters)"
+    else:
+        shown = repr(value)
+    return _MARKDOWN.sub(r"\\\1", shown)
+
+
+def notice(text: str) -> None:
+    """Show a notice about the link in the page's notice area (see ``url_notice_area``)."""
+    _notice(text)
+
+
+def replace_url_value(key: str, value: str) -> None:
+    """Change what the URL gives ``key`` before its widget is created (same caveat as
+    ``_drop_url_value``: Streamlit seeds widgets from its copy of the first query string)."""
+    st.query_params[key] = value
+    initial = _initial_query_params()
+    if isinstance(initial, dict):
+        initial[key] = value
+
+
+def _initial_query_params() -> dict | None:
+    ctx = get_script_run_ctx()
+    state = getattr(getattr(ctx, "session_state", None), "_state", None)
+    return getattr(getattr(state, "query_params", None), "_initial_query_params", None)
+
+
 def _drop_url_value(key: str) -> None:
     """Remove ``key`` from the URL and from the copy Streamlit seeds new widgets from.
 
@@ -47,9 +89,7 @@ def _drop_url_value(key: str) -> None:
     and the bad-input tests fail.
     """
     st.query_params.pop(key, None)
-    ctx = get_script_run_ctx()
-    state = getattr(getattr(ctx, "session_state", None), "_state", None)
-    initial = getattr(getattr(state, "query_params", None), "_initial_query_params", None)
+    initial = _initial_query_params()
     if isinstance(initial, dict):
         initial.pop(key, None)
 
@@ -80,14 +120,17 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     if raw is not None and ((numeric and _unrepresentable(raw)) or empty_choice):
         _drop_url_value(key)
         value = widget(label, *args, key=key, bind="query-params", **kwargs)
-        _notice(f"The link asked for {key}={raw!r}, which this page cannot use; using {value!r}.")
+        _notice(
+            f"The link asked for {key}={quote(raw)}, which this page cannot use; "
+            f"using {quote(value)}."
+        )
         return value
     value = widget(label, *args, key=key, bind="query-params", **kwargs)
     shown = kwargs.get("format_func")  # select boxes keep the *shown* label in the URL
     if raw is not None and not same_value(raw, value) and not (shown and raw == str(shown(value))):
         _notice(
-            f"The link asked for {key}={raw!r}, which this page cannot show; "
-            f"using {value!r} instead."
+            f"The link asked for {key}={quote(raw)}, which this page cannot show; "
+            f"using {quote(value)} instead."
         )
     return value
 

@@ -11,6 +11,15 @@ from autoreg.checkpoints import checkpoint_bytes
 from autoreg.ui.models import SESSION_MODELS
 
 PAGE = "pages/train.py"
+
+
+@pytest.fixture(autouse=True)
+def kept_models(tmp_path, monkeypatch):
+    """Models kept for a browser land in a fresh cache directory, never the user's."""
+    monkeypatch.setenv("AUTOREG_CACHE_DIR", str(tmp_path))
+    return tmp_path / "session-models"
+
+
 TEXT = (
     "def add(a, b):\n    return a + b\n\n"
     "class Point:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\n\n"
@@ -117,7 +126,7 @@ def test_short_run_completes_and_opens_on_step_through(open_page):
     at.switch_page("pages/step.py").run()
     assert not at.exception, at.exception
     picker = at.selectbox(key="step_model")
-    assert name in picker.options or job.label + " (yours, this session)" in picker.options
+    assert name in picker.options or job.label + " (yours)" in picker.options
     picker.set_value(name).run()
     assert not at.exception, at.exception
 
@@ -194,3 +203,130 @@ def test_settings_come_from_the_url_for_shared_links(open_page):
     assert not at.warning, [w.value for w in at.warning]
     bad = open_page(PAGE, train_corpus="no-such-corpus")
     assert any("train_corpus" in w.value for w in bad.warning)
+
+
+# -- this browser's models and run, after a reload ----------------------------------------
+
+
+@pytest.fixture
+def as_browser(monkeypatch):
+    """``as_browser(owner)``: later page loads come from a browser whose cookie holds
+    ``owner`` (AppTest cannot send cookies; a new AppTest is a new page load)."""
+    import autoreg.ui.browser_id as browser_id
+
+    def use(owner: str) -> str:
+        monkeypatch.setattr(browser_id, "cookie_id", lambda: owner)
+        return owner
+
+    return use
+
+
+def _pretrained_bytes() -> bytes:
+    from autoreg.pretrained import ASSETS, list_pretrained, load_checkpoint
+
+    ckpt = load_checkpoint(ASSETS / f"{list_pretrained('sequence')[0]}.safetensors")
+    return checkpoint_bytes(ckpt.tensors, ckpt.card)
+
+
+def test_an_uploaded_model_comes_back_after_a_reload_in_this_browser_only(
+    open_page, as_browser, kept_models
+):
+    from autoreg.store import new_owner_id
+
+    a = as_browser(new_owner_id())
+    at = open_page(PAGE)
+    assert at.session_state["_browser_id"] == a
+    up = at.file_uploader(key="train_ckpt")
+    up.upload("mine.safetensors", _pretrained_bytes(), "application/octet-stream").run()
+    assert any("kept on this server for this browser only" in s.value for s in at.success)
+    assert len(list((kept_models / a).glob("*.safetensors"))) == 1  # on disk, for a
+    # a reload: a new session of the same browser lists it again, read back from disk
+    again = open_page("pages/step.py")
+    assert not again.exception, again.exception
+    kept = again.session_state[SESSION_MODELS]["session:mine (uploaded)"]
+    assert (
+        kept.key is not None
+        and kept.model is not at.session_state[SESSION_MODELS]["session:mine (uploaded)"].model
+    )
+    # another browser never sees it
+    as_browser(new_owner_id())
+    other = open_page("pages/step.py")
+    assert "session:mine (uploaded)" not in other.session_state[SESSION_MODELS]
+
+
+def test_a_running_job_is_shown_again_after_a_reload_and_keeps_its_model(
+    open_page, as_browser, kept_models
+):
+    from autoreg.jobs import RUNS
+    from autoreg.store import new_owner_id
+
+    owner = as_browser(new_owner_id())
+    at = open_page(PAGE)
+    at.selectbox(key="train_corpus").set_value("brackets").run()
+    at.select_slider(key="train_hidden").set_value(16).run()
+    at.slider(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    job = at.session_state["train_run"].job
+    job.pause()  # still running when the page is reloaded
+    reloaded = open_page(PAGE)  # same browser, new session: nothing in its session state
+    assert not reloaded.exception, reloaded.exception
+    assert reloaded.session_state["train_run"].job is job
+    assert any(job.label in s.value for s in reloaded.subheader)
+    assert reloaded.get("progress") and reloaded.button(key="train_resume")
+    assert reloaded.button(key="train_start").disabled  # one run at a time per browser
+    reloaded.button(key="train_resume").click().run()
+    assert not job.paused
+    job = run_until_finished(reloaded)
+    assert job.state == "done", job.error
+    assert isinstance(job.kept, str) and job.kept_error is None  # kept by the job thread
+    assert (kept_models / owner / f"{job.kept}.safetensors").exists()
+    assert "session:" + job.label in reloaded.session_state[SESSION_MODELS]
+    # once the server has forgotten the run, the model is still this browser's
+    RUNS.forget(owner)
+    later = open_page("pages/step.py")
+    assert "session:" + job.label in later.session_state[SESSION_MODELS]
+    # and the next run goes on counting from it
+    nxt = open_page(PAGE)
+    assert nxt.session_state.get("train_run") is None
+    nxt.selectbox(key="train_corpus").set_value("brackets").run()
+    nxt.select_slider(key="train_hidden").set_value(16).run()
+    nxt.slider(key="train_epochs").set_value(1).run()
+    nxt.button(key="train_start").click().run()
+    second = nxt.session_state["train_run"].job
+    assert second.label.endswith(" #2") and job.label.endswith(" #1")
+    second.stop()
+    run_until_finished(nxt)
+
+
+def test_another_browser_sees_neither_the_run_nor_its_model(open_page, as_browser):
+    from autoreg.store import new_owner_id
+
+    as_browser(new_owner_id())
+    at = open_page(PAGE)
+    at.selectbox(key="train_corpus").set_value("brackets").run()
+    at.select_slider(key="train_hidden").set_value(16).run()
+    at.button(key="train_start").click().run()
+    job = at.session_state["train_run"].job
+    as_browser(new_owner_id())
+    other = open_page(PAGE)
+    assert other.session_state.get("train_run") is None
+    assert not other.get("progress") and other.button(key="train_start").disabled is False
+    job.stop()
+    assert job.join(60)
+
+
+def test_a_damaged_kept_model_is_named_and_removed(open_page, as_browser, kept_models):
+    from autoreg.store import new_owner_id
+
+    owner = as_browser(new_owner_id())
+    at = open_page(PAGE)
+    up = at.file_uploader(key="train_ckpt")
+    up.upload("mine.safetensors", _pretrained_bytes(), "application/octet-stream").run()
+    (path,) = (kept_models / owner).glob("*.safetensors")
+    path.write_bytes(path.read_bytes()[:-100])  # cut short on disk
+    reloaded = open_page("pages/home.py")  # app.py's run, where kept models are read
+    assert not reloaded.exception, reloaded.exception
+    notes = [w.value for w in reloaded.warning]
+    assert any("'mine (uploaded)' is damaged" in n and "deleted" in n for n in notes), notes
+    assert not path.exists()
+    assert "session:mine (uploaded)" not in reloaded.session_state[SESSION_MODELS]

@@ -1,0 +1,77 @@
+"""Which browser is this: the owner id of its kept models, held in a cookie.
+
+Models trained or opened in a browser are kept on the server (``autoreg.store``) under an
+owner id, and the browser must present that id again on its next page load. Two places
+could hold it; this module uses a cookie, for three reasons:
+
+* **Links are for sharing.** A teacher copies the address bar to a whole class. A token in
+  the URL would travel with every shared link and hand the models (and the running job)
+  to everyone who opens it; a cookie stays in the browser that got it.
+* **Any link finds them.** A cookie goes with every page of the app, so a bookmark, a
+  shared link or a fresh tab in the same browser finds the models; a URL token would be
+  lost by any link made without it, and every page would have to carry it.
+* **Streamlit 1.67 can do it without internals.** ``st.context.cookies`` reads the
+  cookies of the page's WebSocket request but cannot set one, and no response header is
+  ours to add. A Components v2 component's script runs in the page itself (no iframe),
+  so it can write ``document.cookie``: the id is drawn on the server on the first visit,
+  written by the component below, and read back by every later page load.
+
+The component's script is a constant; the id reaches it as JSON ``data`` only, and the
+server accepts a cookie value only if it has the shape of an id (``valid_owner_id``).
+The cookie lasts as long as an unused kept model does (``MAX_AGE_SECONDS``), renewed on
+every visit, and is ``SameSite=Lax`` (``Secure`` over https). A browser that refuses
+cookies still works: its models last until the tab is closed.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from autoreg.store import MAX_AGE_SECONDS, new_owner_id, valid_owner_id
+
+COOKIE = "autoreg_browser"
+ID_KEY = "_browser_id"  # session_state: this session's owner id
+COMPONENT_KEY = "autoreg_browser_cookie"
+
+_JS = """
+export default function (component) {
+  const { name, value, maxAge, path } = component.data;
+  const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+  document.cookie = `${name}=${value}; Max-Age=${maxAge}; Path=${path}; SameSite=Lax${secure}`;
+}
+"""
+# The component draws nothing; its element container is hidden so it takes no room.
+_HIDE = f"<style>.st-key-{COMPONENT_KEY} {{ display: none; }}</style>"
+
+_component = st.components.v2.component("autoreg_browser_cookie", html="", js=_JS)
+
+
+def cookie_id() -> str | None:
+    """The owner id this browser sent in its cookie, if it is well formed."""
+    value = st.context.cookies.get(COOKIE)
+    return value if valid_owner_id(value) else None
+
+
+def browser_id() -> str:
+    """This browser's owner id: from its cookie, else drawn now (and written by
+    ``remember_browser``)."""
+    owner = st.session_state.get(ID_KEY)
+    if not valid_owner_id(owner):
+        owner = cookie_id() or new_owner_id()
+        st.session_state[ID_KEY] = owner
+    return owner
+
+
+def remember_browser() -> None:
+    """Write this browser's id into its cookie (called by app.py on every run)."""
+    base = st.get_option("server.baseUrlPath").strip("/")
+    st.html(_HIDE)
+    _component(
+        key=COMPONENT_KEY,
+        data={
+            "name": COOKIE,
+            "value": browser_id(),
+            "maxAge": int(MAX_AGE_SECONDS),
+            "path": "/" + base,
+        },
+    )
