@@ -5,7 +5,9 @@ runs along the top, σ gates and the tanh candidate sit in a row below, × and +
 them. Every part is filled with the colour of *its current value for one chosen unit*
 (sequential 0..1 for σ gates, diverging around 0 for h, c and candidates), so the
 picture changes as the cursor moves. ``cell_equations`` writes the same numbers into the
-cell's equations (LaTeX for ``st.latex``).
+cell's equations (LaTeX for ``st.latex``), pre-activations included: those are the
+trace's own (``Trace.preactivations``), never σ or tanh run backwards, which cannot
+tell a pre-activation of 17 from one of 40 once float32 σ has rounded both to 1.
 
 LSTM sub-steps follow the order of computation::
 
@@ -35,6 +37,9 @@ def unit_values(tr: Trace, layer: int, unit: int, step: int) -> dict[str, float]
 
     LSTM: c_prev, h_prev, f, i, g, o, kept (f·c_prev), written (i·g), c, tanh_c, h.
     GRU: h_prev, r, z, n, keep (z·h_prev), write ((1−z)·n), h.  RNN: h_prev, pre, h.
+    Each gate's pre-activation (the value inside σ or tanh) comes with it as
+    ``<name>_pre`` (f_pre, ..., n_pre), read from ``tr.preactivations``. A plain RNN's
+    trace keeps no pre-activation, so its ``pre`` is tanh⁻¹(h): see ``rnn_pre_text``.
     """
     T, L, H = tr.hidden.shape
     for what, v, n in (("step", step, T), ("layer", layer, L), ("unit", unit, H)):
@@ -43,6 +48,12 @@ def unit_values(tr: Trace, layer: int, unit: int, step: int) -> dict[str, float]
     h_prev = tr.hidden[step - 1, layer, unit] if step else tr.initial_hidden[layer, unit]
     out = {"h_prev": float(h_prev), "h": float(tr.hidden[step, layer, unit])}
     g = {name: float(a[step, layer, unit]) for name, a in tr.gates.items()}
+    if set(tr.preactivations) != set(tr.gates):
+        raise ValueError("This trace has no pre-activations; make it with autoreg.trace.")
+    short = {"forget": "f", "input": "i", "output": "o", "reset": "r", "update": "z"}
+    candidate = "g" if tr.cell_type == "lstm" else "n"
+    for name, a in tr.preactivations.items():
+        out[f"{short.get(name, candidate)}_pre"] = float(a[step, layer, unit])
     if tr.cell_type == "lstm":
         c_prev = tr.cell[step - 1, layer, unit] if step else tr.initial_cell[layer, unit]
         c = float(tr.cell[step, layer, unit])
@@ -66,6 +77,22 @@ def unit_values(tr: Trace, layer: int, unit: int, step: int) -> dict[str, float]
     return out
 
 
+def rnn_pre_text(h: float, digits: int = 3) -> str:
+    """A plain RNN's pre-activation as far as its float32 h = tanh(pre) tells it.
+
+    Nothing else records it, and tanh⁻¹ magnifies h's rounding (up to 2 ulp, the
+    kernel's tanh included) by 1 / (1 − h²): near saturation h pins pre down only to a
+    bound. The value is printed where that error is under half the last digit shown;
+    otherwise the bound the float32 h still guarantees (``≥ 8.664``).
+    """
+    ulp = 2.0 ** (math.frexp(abs(h))[1] - 24) if h else 2.0**-149
+    err = 2 * ulp / (1 - h * h) if abs(h) < 1 else math.inf
+    if err < 0.5 * 10.0**-digits:
+        return f"{math.atanh(h):.{digits}f}"
+    low = math.atanh(max(0.0, abs(h) - 2 * ulp))
+    return f"≥ {low:.{digits}f}" if h > 0 else f"≤ −{low:.{digits}f}"
+
+
 def _colour(value: float, gate: bool, bound: float = 1.0) -> str:
     if gate:
         return sample_colorscale(SEQUENTIAL, [min(1.0, max(0.0, value))])[0]
@@ -79,11 +106,6 @@ def _ink(fill: str) -> str:
         return "black"
     r, g, b = (float(v) for v in fill[fill.index("(") + 1 : -1].split(",")[:3])
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
-
-
-def _sigmoid_logit(p: float) -> float:
-    p = min(1 - 1e-7, max(1e-7, p))
-    return math.log(p / (1 - p))
 
 
 # A part: (kind, x, y, symbol, value key, gate?, sub-step, label)
@@ -290,7 +312,8 @@ def cell_diagram(
                 font={"size": 17 if kind == "box" else 20, "color": _ink(fill)},
             )
         )
-        shown = f"{values[key]:+.3f}" if done else "…"
+        number = rnn_pre_text(values["h"]) if key == "pre" else f"{values[key]:+.3f}"
+        shown = number if done else "…"
         below = kind == "box"  # box labels under the box, node labels beside or above it
         above = not below and y >= 6
         notes.append(
@@ -308,7 +331,10 @@ def cell_diagram(
         )
         hover_x.append(x)
         hover_y.append(y)
-        hover_text.append(f"{label} = {values[key]:.6f}" if done else f"{label}: not yet")
+        exact = rnn_pre_text(values["h"], 6) if key == "pre" else f"{values[key]:.6f}"
+        pre = values.get(f"{key}_pre")  # the gate's own pre-activation, where it has one
+        inside = f"<br>{symbol}({pre:.6f})" if pre is not None else ""
+        hover_text.append(f"{label} = {exact}{inside}" if done else f"{label}: not yet")
     for x, y, text, key in ends:
         produced = {"c": "cell", "h": "hidden"}.get(key) if cell_type == "lstm" else None
         shown = key is not None and _done(produced, substep)
@@ -387,16 +413,12 @@ def _p(v: float) -> str:
     return f"({v:.3f})" if v < 0 else f"{v:.3f}"
 
 
-def _atanh(v: float) -> float:
-    return math.atanh(max(-1 + 1e-7, min(1 - 1e-7, v)))
-
-
-def _gate(sym: str, sub: str, value: float, tanh: bool = False) -> str:
-    """``f_t = σ(W_f x_t + U_f h_{t-1} + b_f) = σ(2.571) = 0.929`` with real numbers."""
-    fn, pre = (r"\tanh", _atanh(value)) if tanh else (r"\sigma", _sigmoid_logit(value))
+def _gate(sym: str, v: dict[str, float], tanh: bool = False) -> str:
+    """``f_t = σ(W_f x_t + U_f h_{t-1} + b_f) = σ(2.571) = 0.929`` with the trace's numbers."""
+    fn = r"\tanh" if tanh else r"\sigma"
     return (
-        rf"{sym}_t = {fn}(W_{sub} x_t + U_{sub} h_{{t-1}} + b_{sub})"
-        rf" = {fn}({_n(pre)}) = {_n(value)}"
+        rf"{sym}_t = {fn}(W_{sym} x_t + U_{sym} h_{{t-1}} + b_{sym})"
+        rf" = {fn}({_n(v[sym + '_pre'])}) = {_n(v[sym])}"
     )
 
 
@@ -405,22 +427,22 @@ def cell_equations(
 ) -> list[str]:
     """The cell's equations for one unit, real numbers substituted (LaTeX, one per line).
 
-    Pre-activations are recovered from the stored post-activation values (σ⁻¹, tanh⁻¹),
-    so every number shown is the trace's. LSTM lines up to ``substep`` only.
+    Every number is the trace's, pre-activations included (``<name>_pre`` from
+    ``unit_values``). LSTM lines up to ``substep`` only.
     """
     v = values
     kept, written = r"_{\text{kept}}", r"_{\text{written}}"
     if cell_type == "lstm":
         lines = {
-            "forget": _gate("f", "f", v["f"]),
-            "input": _gate("i", "i", v["i"]),
-            "candidate": _gate("g", "g", v["g"], tanh=True),
+            "forget": _gate("f", v),
+            "input": _gate("i", v),
+            "candidate": _gate("g", v, tanh=True),
             "cell": (
                 rf"c_t = \underbrace{{f_t\,c_{{t-1}}}}{kept} + \underbrace{{i_t\,g_t}}{written}"
                 rf" = {_n(v['f'])}\cdot{_p(v['c_prev'])} + {_n(v['i'])}\cdot{_p(v['g'])}"
                 rf" = {_n(v['kept'])} + {_p(v['written'])} = {_n(v['c'])}"
             ),
-            "output": _gate("o", "o", v["o"]),
+            "output": _gate("o", v),
             "hidden": (
                 rf"h_t = o_t \tanh(c_t) = {_n(v['o'])}\cdot\tanh({_n(v['c'])})"
                 rf" = {_n(v['o'])}\cdot{_p(v['tanh_c'])} = {_n(v['h'])}"
@@ -430,9 +452,12 @@ def cell_equations(
         return [lines[s] for s in LSTM_SUBSTEPS[: last + 1]]
     if cell_type == "gru":
         return [
-            _gate("r", "r", v["r"]),
-            _gate("z", "z", v["z"]),
-            rf"n_t = \tanh(W_n x_t + b_n + r_t\,(U_n h_{{t-1}} + b_{{hn}})) = {_n(v['n'])}",
+            _gate("r", v),
+            _gate("z", v),
+            (
+                rf"n_t = \tanh(W_n x_t + b_n + r_t\,(U_n h_{{t-1}} + b_{{hn}}))"
+                rf" = \tanh({_n(v['n_pre'])}) = {_n(v['n'])}"
+            ),
             (
                 rf"h_t = \underbrace{{(1 - z_t)\,n_t}}{written}"
                 rf" + \underbrace{{z_t\,h_{{t-1}}}}{kept}"
@@ -441,6 +466,6 @@ def cell_equations(
             ),
         ]
     return [
-        rf"h_t = \tanh(W x_t + U h_{{t-1}} + b) = \tanh({_n(v['pre'])}) = {_n(v['h'])}"
+        rf"h_t = \tanh(W x_t + U h_{{t-1}} + b) = \tanh({rnn_pre_text(v['h'])}) = {_n(v['h'])}"
         rf"\qquad (h_{{t-1}} = {_n(v['h_prev'])})"
     ]

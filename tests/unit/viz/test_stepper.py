@@ -172,7 +172,7 @@ def _hover(fig) -> dict[str, float]:
     parts = next(t for t in fig.data if t.name == "parts")
     out = {}
     for text in parts.text:
-        m = re.match(r"(.+) = (-?\d+\.\d+)$", text)
+        m = re.match(r"(.+) = (-?\d+\.\d+)$", text.split("<br>")[0])
         if m:
             out[m.group(1)] = float(m.group(2))
     return out
