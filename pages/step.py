@@ -7,15 +7,14 @@ from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import card_summary, get_trace, model_picker, text_input, unknown_tokens
 from autoreg.ui.urlstate import show_url_notices, url_widget
-from autoreg.viz import cell_diagram as cd
-from autoreg.viz import stepper as vs
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Step through")
 st.markdown(
     "A recurrent network reads the text one token at a time and carries a state from step "
     "to step. Move the cursor and watch every number it computes: the state, the gates, "
-    "and its guess for the next token."
+    "and its guess for the next token. Stepping runs in your browser: ← → step, Home and "
+    "End jump, space plays, and the slider scrubs."
 )
 present = presenting()
 notices = st.container()
@@ -67,119 +66,33 @@ with st.expander("The equations", expanded=not present):
             "use the opposite convention)."
         )
 
-bar = st.columns([3, 3, 1], vertical_alignment="bottom")
+bar = st.columns([3, 1, 2, 1], vertical_alignment="center")
 compare = url_widget(bar[0].toggle, "Compare RNN, LSTM and GRU", key="step_compare")
+shown = ui.show(name, text, layer, compare, present=present)
 if not present:
-    ordering = bar[1].selectbox(
-        "Unit order", vs.ORDERINGS, key="step_order", help="clustered: similar units sit together"
-    )
-    bar[2].download_button(
+    bar[1].download_button(
         "CSV",
         data=ui.csv_exporter(name, text),
         file_name=f"trace-{name}.csv",
         mime="text/csv",
         icon=":material/download:",
         key="step_csv",
+        on_click="ignore",
         help="The whole trace: one row per step × layer × unit × quantity.",
     )
-else:
-    ordering = st.session_state.get("step_order", "index")
-labels = ui.vocabulary(name)
-q = vs.quantities(tr, layer)
-H = q["hidden"].shape[1]
-order = ui.unit_order(name, text, layer, ordering)
-coords, ratio = ui.embedding_pca(name)
-
-
-def draw(t: int) -> None:
-    """Everything that depends on the step (reruns alone, inside the stepping fragment)."""
-    st.html(ui.text_strip(tr.tokens, t))
-    for col, (k, v) in zip(st.columns(4), ui.step_facts(tr, t, labels).items(), strict=True):
-        col.metric(k, v)
-    true_id = int(tr.ids[t + 1]) if t + 1 < T else None
-    left, right = st.columns(2)
-    left.plotly_chart(
-        vs.topk_bars(tr.probs[t], labels, true_id=true_id), width="stretch", key="step_topk"
+    bar[2].download_button(
+        "Save this view (HTML)",
+        data=ui.saver(name, text, layer, compare, shown["cursor"]),
+        file_name=f"step-through-{name}.html",
+        mime="text/html",
+        icon=":material/download:",
+        key="step_html",
+        on_click="ignore",
+        help="One file with this view and its numbers: it steps offline in any browser.",
     )
-    right.plotly_chart(
-        vs.surprise_line(tr.surprise_bits, tr.tokens, t, height=300),
-        width="stretch",
-        key="step_surprise",
-    )
-    left, right = st.columns(2)
-    left.plotly_chart(
-        vs.embedding_bar(tr.embeddings[t], tr.tokens[t], height=320),
-        width="stretch",
-        key="step_emb",
-    )
-    right.plotly_chart(
-        vs.embedding_map(coords, labels, int(tr.ids[t]), ratio=ratio),
-        width="stretch",
-        key="step_pca",
-    )
-
-    st.subheader("Every unit at this step")
-    ui.clamp_state("step_unit", H - 1)
-    unit = int(
-        url_widget(
-            st.number_input,
-            "Unit (outlined; drawn in the cell below)",
-            0,
-            H - 1,
-            key="step_unit",
-            width=260,
-        )
-    )
-    st.plotly_chart(
-        vs.step_strips(q, t, order=order, unit=unit), width="stretch", key="step_strips"
-    )
-    view = (
-        url_widget(
-            st.segmented_control,
-            "Over time",
-            list(q),
-            default="hidden",
-            key="step_view",
-        )
-        or "hidden"
-    )
-    st.plotly_chart(
-        vs.overview_heatmap(q[view], tr.tokens, t, name=view, order=order, unit=unit),
-        width="stretch",
-        key="step_heatmap",
-    )
-
-    st.subheader(f"Inside the {tr.cell_type.upper()} cell: unit {unit}, step {t}")
-    sub = None
-    if tr.cell_type == "lstm":
-        sub = (
-            url_widget(
-                st.segmented_control,
-                "Sub-step",
-                [*cd.LSTM_SUBSTEPS, "all"],
-                default="all",
-                key="step_sub",
-            )
-            or "all"
-        )
-        sub = None if sub == "all" else sub
-    values = cd.unit_values(tr, layer, unit, t)
-    c_bound = vs.value_range("cell", q["cell"])[1] if "cell" in q else 1.0
-    st.plotly_chart(
-        cd.cell_diagram(tr.cell_type, values, substep=sub, c_bound=c_bound),
-        width="stretch",
-        key="step_diagram",
-    )
-    # one KaTeX block, not one element per line: each element is a separate render
-    st.latex(
-        r"\begin{gathered}"
-        + r" \\[6pt] ".join(cd.cell_equations(tr.cell_type, values, substep=sub))
-        + r"\end{gathered}"
-    )
-    if compare:
-        ui.compare_panel(name, text, t)
-
-
-ui.player(T, draw, show_speed=not present)
+    size = bar[3].container(key="step_html_size")
+    size.caption(ui.saved_size(name, text, layer, compare), help="Size of the saved file")
 with notices:
+    for note in shown["notes"]:
+        st.warning(note, icon=":material/link_off:")
     show_url_notices()

@@ -1,29 +1,35 @@
-"""Step through in AppTest: every control, the URL state, autoplay, presenter mode.
+"""Step through in AppTest: the server side of the in-browser player.
 
-The page is driven with this session's own tiny models (an RNN, a two-layer LSTM and a
-GRU on the same characters), so the tests do not depend on which shipped models exist;
-the shipped ones are opened by the browser tests and the every-page smoke test.
+AppTest cannot run the component's JavaScript, so these tests read what the page
+mounts (the player's options and payload, from the element's bytes), inject what the
+browser's channel would report (``st.session_state["step_player_sync"]``), and check
+the URL and the answers. The page is driven with this session's own tiny models (an
+RNN, a two-layer LSTM and a GRU on the same characters), so the tests do not depend on
+which shipped models exist; the browser tests open the shipped ones.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import re
 
 import pytest
-import streamlit as st
 import torch
 
+from autoreg.seq import payload as pl
 from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card
 from autoreg.seq.tokenizers import CharTokenizer
+from autoreg.ui import player as pp
 from autoreg.ui import stepper
-from autoreg.ui.models import SESSION_MODELS, SessionModel
+from autoreg.ui.models import SESSION_MODELS, YOURS, SessionModel
 from autoreg.ui.sequences import PRESETS
 
 PAGE = "pages/step.py"
 TOK = CharTokenizer.fit("".join(PRESETS.values()))
 N_STEPS = len(PRESETS["Python code"])
-# A select box keeps its *shown* label in the URL; session models show as "<label> (yours...)".
-LABEL = {cell: f"tiny-{cell} (yours, this session)" for cell in ("rnn", "lstm", "gru")}
+# A select box keeps its *shown* label in the URL; session models show as "<label> (yours)".
+LABEL = {cell: f"tiny-{cell}{YOURS}" for cell in ("rnn", "lstm", "gru")}
+SYNC = f"{stepper.KEY}_sync"
 
 
 def _session_models() -> dict[str, SessionModel]:
@@ -50,53 +56,100 @@ def _ok(at) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
 
-def _step(at) -> int:
-    return at.slider(key="step_step").value
+def _mounted(at) -> tuple[dict, dict, dict]:
+    """(options, payload meta, payload arrays) of the player the page mounted."""
+    el = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("_step"))
+    options, blob = pp.split_mount(el.proto.bytes)
+    meta, arrays = pl.unpack(blob)
+    return options, meta, arrays
 
 
-def _chart(at, key: str) -> dict:
-    for el in at.get("plotly_chart"):
-        spec = json.loads(el.proto.spec)
-        if el.proto.id and key in el.proto.id:
-            return spec
-    raise AssertionError(f"no chart {key}")
+def _channel(at) -> bytes:
+    return next(
+        e.proto.bytes
+        for e in at.get("bidi_component")
+        if e.proto.component_name.endswith("channel")
+    )
 
 
-def test_every_control_runs_without_exception(open_step):
-    at = open_step(step_step="10")
+def _report(at, seq: int = 0, need: dict | None = None, **cursor) -> None:
+    full = {**stepper.DEFAULTS, **cursor}
+    at.session_state[SYNC] = {"report": {"cursor": full, "need": need or {}, "seq": seq}}
+
+
+def test_page_mounts_the_player_at_the_links_step(open_step):
+    at = open_step(step_step="10", step_unit="5")
     _ok(at)
-    assert _step(at) == 10
-    at.button(key="step_next").click().run()
+    options, meta, arrays = _mounted(at)
+    assert options["cursor"] == {**stepper.DEFAULTS, "step": 10, "unit": 5}
+    assert options["key"] == stepper.KEY and not options["presenter"]
+    assert meta["view"] == "step" and meta["n_steps"] == N_STEPS and meta["cell"] == "lstm"
+    assert meta["model"] == "session:tiny-lstm" and meta["layers"] == 2
+    assert "u5:kept" in arrays and "w0:hidden" in arrays  # the chosen unit's cell numbers
+    assert meta["orders"] == ["index", "clustered"] and "pca" in arrays
+    assert at.title[0].value == "Step through"
+
+
+def test_the_channels_report_keeps_the_url_true_and_later_runs_start_there(open_step):
+    at = open_step()
+    _report(at, step=17, unit=3, sub="cell", view="forget")
+    at.run()
     _ok(at)
-    assert _step(at) == 11
-    at.button(key="step_prev").click().run()
-    at.button(key="step_prev").click().run()
-    assert _step(at) == 9
-    at.slider(key="step_step").set_value(40).run()
+    expected = {"step_step": "17", "step_unit": "3", "step_sub": "cell", "step_view": "forget"}
+    assert {k: at.query_params[k] for k in expected} == expected
+    assert "step_order" not in at.query_params  # defaults stay out of the link
+    at.toggle(key="step_compare").set_value(True).run()  # any full run starts at the URL
     _ok(at)
-    assert _step(at) == 40
-    at.number_input(key="step_unit").set_value(5).run()
-    at.segmented_control(key="step_view").set_value("forget").run()
+    options, meta, arrays = _mounted(at)
+    assert options["cursor"]["step"] == 17 and options["cursor"]["unit"] == 3
+    assert "u3:kept" in arrays
+    assert [c["cell"] for c in meta["compare"]] == ["rnn", "lstm", "gru"]
+    _report(at, step=0, unit=3, sub="all", view="forget")
+    at.run()
+    assert "step_step" not in at.query_params and "step_sub" not in at.query_params
+
+
+def test_the_channel_answers_requests_once(open_step):
+    at = open_step()
+    _report(at, seq=7, need={"units": [9, 11], "windows": [0]})
+    at.run()
     _ok(at)
-    at.segmented_control(key="step_sub").set_value("cell").run()
+    answer = _channel(at)
+    meta = pl.unpack(answer)[0]
+    assert meta["player"] == stepper.KEY and meta["answer"] == 7
+    assert meta["id"] == _mounted(at)[1]["id"]  # the browser merges it into its payload
+    assert pl.parts(answer) == ([0], [9, 11])
+    at.run()  # the same request again is not answered twice
+    assert pl.parts(_channel(at)) == ([], [])
+    _report(at, seq=8, need={"units": [99], "windows": [40]})  # nothing that exists
+    at.run()
     _ok(at)
-    block = at.latex[-1].value  # the cell's equations, one KaTeX block
-    assert r"\begin{gathered}" in block and block.count(r"\\[6pt]") == 3  # f, i, g, c
-    at.selectbox(key="step_layer").set_value(2).run()
-    _ok(at)
-    assert "layer" not in " ".join(w.value for w in at.warning)
-    at.selectbox(key="step_order").set_value("clustered").run()
-    _ok(at)
-    at.select_slider(key="step_speed").set_value(4).run()
-    at.toggle(key="step_compare").set_value(True).run()
-    _ok(at)
-    assert any("Compare" in s.value for s in at.subheader)
+    assert pl.parts(_channel(at)) == ([], [])
+
+
+def test_switching_model_and_layer_keeps_the_cursor(open_step):
+    at = open_step(step_step="40")
     for name in ("session:tiny-gru", "session:tiny-rnn"):
         at.selectbox(key="step_model").set_value(name).run()
         _ok(at)
-        assert _step(at) == 40, "switching the model keeps the cursor"
-    assert any("GRU" in s.value for s in at.subheader) is False  # now the RNN
-    assert at.download_button(key="step_csv").proto.label == "CSV"
+        options, meta, _ = _mounted(at)
+        assert options["cursor"]["step"] == 40, "switching the model keeps the cursor"
+        assert meta["cell"] == name.rsplit("-", 1)[1]
+    at.selectbox(key="step_model").set_value("session:tiny-lstm").run()
+    at.selectbox(key="step_layer").set_value(2).run()
+    _ok(at)
+    options, meta, _ = _mounted(at)
+    assert meta["layer"] == 1 and options["cursor"]["step"] == 40
+
+
+def test_a_shorter_text_clamps_the_pages_own_step_without_a_notice(open_step):
+    at = open_step(step_step=str(N_STEPS - 5))
+    at.selectbox(key="step_input_preset").set_value("Brackets and quotes").run()
+    _ok(at)
+    options, meta, _ = _mounted(at)
+    assert meta["n_steps"] == len(PRESETS["Brackets and quotes"])
+    assert options["cursor"]["step"] == meta["n_steps"] - 1
+    assert not at.warning, [w.value for w in at.warning]
 
 
 def test_typed_text_flags_unknown_characters_without_failing(open_step):
@@ -105,120 +158,50 @@ def test_typed_text_flags_unknown_characters_without_failing(open_step):
     at.text_area(key="step_input_text").input("naïve café ✓ (x)").run()
     _ok(at)
     assert any("never saw" in w.value and "'✓'" in w.value for w in at.warning)
-    assert at.slider(key="step_step").max == len("naïve café ✓ (x)") - 1
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Record each autoplay wait (seconds asked, step on screen) instead of sleeping.
-
-    ``clock.pause_after = n`` presses Pause during the n-th wait, as a click that lands
-    while the fragment waits for its next step would (its callback runs first).
-    """
-
-    class Clock:
-        def __init__(self) -> None:
-            self.waits: list[tuple[float, int]] = []
-            self.pause_after: int | None = None
-
-    clock = Clock()
-
-    def wait(seconds: float) -> None:
-        clock.waits.append((seconds, st.session_state[stepper.STEP]))
-        if clock.pause_after is not None and len(clock.waits) >= clock.pause_after:
-            st.session_state[stepper.PLAYING] = False
-
-    monkeypatch.setattr(stepper, "_wait", wait)
-    return clock
-
-
-def test_play_advances_one_step_per_own_rerun_and_stops_at_the_end(open_step, clock):
-    at = open_step(step_step=str(N_STEPS - 4))
-    # One click plays to the end: each step is a fragment rerun that the fragment queued
-    # itself after its wait (AppTest runs them all inside this run()).
-    at.button(key="step_play").click().run()
-    _ok(at)
-    assert [step for _, step in clock.waits] == [N_STEPS - 4, N_STEPS - 3, N_STEPS - 2]
-    assert all(seconds <= 0.5 for seconds, _ in clock.waits)  # speed 2: the rest of 0.5 s
-    assert _step(at) == N_STEPS - 1
-    assert at.session_state["step_playing"] is False
-    assert at.button(key="step_play").label == "Play"
-    clock.waits.clear()
-    clock.pause_after = 1
-    at.button(key="step_play").click().run()  # play again from the end rewinds
-    assert clock.waits == [(clock.waits[0][0], 0)]
-    assert _step(at) == 0 and at.session_state["step_playing"] is False
-
-
-def test_faster_speed_waits_less(open_step, clock):
-    at = open_step(step_step="5", step_speed="4")
-    clock.pause_after = 3
-    at.button(key="step_play").click().run()
-    _ok(at)
-    assert [step for _, step in clock.waits] == [5, 6, 7]
-    assert all(seconds <= 0.25 for seconds, _ in clock.waits)
-    assert _step(at) == 7
-
-
-def test_pause_keeps_the_step(open_step, clock):
-    at = open_step(step_step="5")
-    clock.pause_after = 2
-    at.button(key="step_play").click().run()
-    stopped = _step(at)
-    assert stopped == 6 and at.session_state["step_playing"] is False
-    at.run()
-    at.run()
-    assert _step(at) == stopped and len(clock.waits) == 2
-
-
-def test_full_run_or_slider_stops_playback(open_step, clock):
-    at = open_step(step_step="5")
-    at.session_state["step_playing"] = True  # as if playing when a control outside changes
-    at.toggle(key="step_compare").set_value(True).run()
-    _ok(at)
-    assert at.session_state["step_playing"] is False and _step(at) == 5
-    assert not clock.waits, "a full run must not queue the next step"
-    at.session_state["step_playing"] = True
-    at.slider(key="step_step").set_value(20).run()  # taking the slider pauses
-    _ok(at)
-    assert at.session_state["step_playing"] is False
-    at.run()
-    assert _step(at) == 20
-
-
-def test_shared_url_lands_on_the_same_view(open_step):
-    query = {"step_model": LABEL["gru"], "step_step": "17", "step_unit": "3"}
-    at = open_step(**query, step_view="update")
-    _ok(at)
-    assert _step(at) == 17
-    assert at.number_input(key="step_unit").value == 3
-    assert at.segmented_control(key="step_view").value == "update"
-    assert any("GRU cell: unit 3, step 17" in s.value for s in at.subheader)
-    assert not at.warning, [w.value for w in at.warning]
-    heat = _chart(at, "step_heatmap")
-    cursor = next(s for s in heat["layout"]["shapes"] if s.get("name") == "cursor")
-    assert cursor["x0"] == 16.5
+    assert _mounted(at)[1]["n_steps"] == len("naïve café ✓ (x)")
 
 
 @pytest.mark.parametrize(
     ("key", "bad"),
     [("step_step", "99999"), ("step_model", "no-such-model"), ("step_unit", "-4"),
-     ("step_layer", "7"), ("step_view", "bogus")],
+     ("step_layer", "7"), ("step_view", "bogus"), ("step_sub", "nope"), ("step_speed", "3"),
+     ("step_step", "2.5")],
 )  # fmt: skip
 def test_bad_url_values_fall_back_with_a_notice(open_step, key, bad):
     at = open_step(**{key: bad})
     _ok(at)
     assert any(key in w.value and bad in w.value for w in at.warning), [w.value for w in at.warning]
     assert at.title[0].value == "Step through"
+    if key in stepper.URL.values():
+        field = next(f for f, p in stepper.URL.items() if p == key)
+        assert _mounted(at)[0]["cursor"][field] == stepper.DEFAULTS[field]
+        assert key not in at.query_params  # the address bar shows what the page shows
 
 
-def test_presenter_mode_hides_secondary_controls(open_step):
+def test_downloads_and_their_size(open_step):
+    at = open_step()
+    _ok(at)
+    assert at.download_button(key="step_csv").proto.label == "CSV"
+    assert "HTML" in at.download_button(key="step_html").proto.label
+    assert any(re.fullmatch(r"\d+(\.\d)? [kM]B", c.value) for c in at.caption)
+
+
+def test_presenter_mode_enlarges_the_player_and_hides_secondary_controls(open_step):
     at = open_step(state={"presenter": True})
     _ok(at)
-    keys = {getattr(w, "key", None) for w in at.select_slider} | {
-        getattr(w, "key", None) for w in at.selectbox
-    }
-    assert "step_speed" not in keys and "step_order" not in keys
+    assert _mounted(at)[0]["presenter"] is True
     assert not at.download_button
-    at.button(key="step_next").click().run()
-    assert _step(at) == 1
+
+
+def test_saved_view_is_the_same_code_with_the_payload_inside():
+    blob = pl.pack({"view": "step", "id": "x", "n_steps": 2}, {"ids": pl.np.zeros(2, pl.np.int32)})
+    options = pp.player_options("k", {"step": 1}, presenter=False)
+    page = pp.standalone_html("step", blob, options, title="A <b>title</b>", note="n & m").decode()
+    assert "A &lt;b&gt;title&lt;/b&gt;" in page and "n &amp; m" in page
+    assert "\nexport default" not in page and "mountPlayer({ data: bytes" in page
+    assert pp.asset("step.js") in page and pp.asset("player.js") in page
+    data = re.search(r'id="arp-data">([^<]+)<', page).group(1)
+    got_options, got_blob = pp.split_mount(base64.b64decode(data))
+    assert got_blob == blob and got_options["standalone"] is True
+    assert got_options["cursor"] == {"step": 1}
+    assert pp.size_label(999) == "1 kB" and pp.size_label(2_640_000) == "2.6 MB"

@@ -1,38 +1,30 @@
-"""Step through in real Chromium: keyboard and buttons, play/pause, model and layer, shared URLs.
+"""Step through in real Chromium: stepping runs in the browser, with the trace's own numbers.
 
-Screenshots (look at them): tests/artifacts/step.png (the whole page mid-sequence) and
-tests/artifacts/step-lstm-diagram.png (the LSTM cell, mid-sequence, at the cell sub-step).
+The readouts are checked against ``autoreg.trace`` computed here, step by step; the
+slider, play/pause, copied links, bad links, the saved HTML file (opened from disk,
+offline) and a long text that arrives in windows are driven as a user would.
+
+Screenshots (look at them): tests/artifacts/step.png (the whole page mid-sequence),
+step-lstm-diagram.png (the LSTM cell at its "cell" sub-step), step-presenter.png,
+step-saved.png (the saved file, opened from disk).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+import autoreg
 from autoreg.pretrained import list_pretrained, pretrained_card
+from autoreg.seq.payload import fmt, token_label
+from autoreg.ui.player import size_label
+from autoreg.ui.sequences import PRESETS
 from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
-SLIDER = 'input[type=range][aria-label="Step (token index)"]'
-
-
-def _open_step(page, base: str, query: str = "") -> None:
-    # A fresh server maps /step to app.py's navigation only once "/" has run (before
-    # that Streamlit serves pages/ as legacy pages); open the home page first.
-    open_app(page, base, "home")
-    open_app(page, base, "step", query)
-
-
-def _step(page) -> int:
-    return int(page.locator(SLIDER).evaluate("e => e.value"))
-
-
-def _wait_step(page, value: int, timeout: float = 30_000) -> None:
-    page.wait_for_function(
-        f"document.querySelector('{SLIDER}') && "
-        f"+document.querySelector('{SLIDER}').value === {value}",
-        timeout=timeout,
-    )
+PLAYER = "[data-testid=autoreg-player]"
+DEFAULT = "lstm-char-pydocs"
 
 
 def _language_models() -> dict[str, dict]:
@@ -45,177 +37,309 @@ def _language_models() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _needs_language_models():
-    if not _language_models():
-        pytest.skip("no shipped character or word model in assets/ yet")
+def _needs_the_default_model():
+    if DEFAULT not in _language_models():
+        pytest.skip(f"the page's default model {DEFAULT} is not shipped in assets/")
 
 
-def test_keyboard_and_buttons_step(app_server, page):
+@pytest.fixture(scope="module")
+def tr():
+    """The trace the page shows by default, computed here."""
+    return autoreg.trace(autoreg.load_pretrained(DEFAULT), PRESETS["Python code"])
+
+
+def _open_step(page, base: str, query: str = "") -> None:
+    # A fresh server maps /step to app.py's navigation only once "/" has run.
+    open_app(page, base, "home")
+    open_app(page, base, "step", query)
+    page.locator(PLAYER).wait_for(timeout=60_000)
+
+
+# the player's root: inside the component's shadow root in the app, plain in a saved file
+_HOST = (
+    "(document.querySelector('[data-testid=autoreg-player]') || "
+    "[...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')]"
+    ".map((e) => e.shadowRoot && e.shadowRoot.querySelector('[data-testid=autoreg-player]'))"
+    ".find(Boolean))"
+)
+
+
+def _wait_player(page, condition: str, timeout: float = 30_000) -> None:
+    """Wait until ``condition`` (JS, with ``p`` the player's root element) holds."""
+    page.wait_for_function(
+        f"() => {{ const p = {_HOST}; return !!p && ({condition}); }}", timeout=timeout
+    )
+
+
+def _step(page) -> int:
+    return int(page.locator(PLAYER).get_attribute("data-step"))
+
+
+def _frames(page) -> int:
+    return int(page.locator(PLAYER).get_attribute("data-frames"))
+
+
+def _wait_url(page, text: str, timeout: float = 30_000) -> None:
+    page.wait_for_function(f"location.search.includes({text!r})", timeout=timeout)
+
+
+def _expected(tr, t: int) -> dict[str, str]:
+    """The readouts at step t, from the trace (the old server-side page's wording)."""
+    T = len(tr.tokens)
+    if t + 1 >= T:
+        return {"read": repr(token_label(tr.tokens[t])), "next": "(end)", "p": "–", "bits": "–"}
+    nxt = int(tr.ids[t + 1])
+    bits = tr.surprise_bits[t]
+    return {
+        "read": repr(token_label(tr.tokens[t])),
+        "next": repr(token_label(tr.tokens[t + 1])) if nxt else "<unk>",
+        "p": fmt(float(tr.probs[t, nxt]), 3),
+        "bits": "unknown token" if np.isnan(bits) else f"{fmt(float(bits), 2)} bits",
+    }
+
+
+def _readouts(page) -> dict[str, str]:
+    return {k: page.get_by_test_id(f"stp-{k}").inner_text() for k in ("read", "next", "p", "bits")}
+
+
+def test_twenty_arrow_keys_step_in_the_browser_with_the_traces_numbers(app_server, page, tr):
     _open_step(page, app_server, "step_step=10")
-    assert _step(page) == 10
+    assert _step(page) == 10 and _readouts(page) == _expected(tr, 10)
     page.get_by_test_id("stHeading").first.click()  # focus the page, not a widget
-    page.keyboard.press("ArrowRight")
-    _wait_step(page, 11)
-    page.keyboard.press("ArrowRight")
-    _wait_step(page, 12)
+    for t in range(11, 31):
+        page.keyboard.press("ArrowRight")
+        assert _step(page) == t  # drawn before the key press returns: no server round trip
+        assert _readouts(page) == _expected(tr, t), t
+        rows = page.locator("[data-testid=stp-topk] .stp-bar-row:not([hidden])")
+        top = np.argsort(-tr.probs[t], kind="stable")[:8]
+        assert rows.first.locator(".stp-bar-value").inner_text() == fmt(
+            float(tr.probs[t, top[0]]), 3
+        )
+        marked = page.locator(
+            "[data-testid=stp-topk] .stp-bar-row.true:not([hidden]) .stp-bar-label"
+        )
+        assert marked.inner_text().startswith(repr(token_label(tr.tokens[t + 1])))
     page.keyboard.press("ArrowLeft")
-    _wait_step(page, 11)
-    page.locator(".st-key-step_next button").first.click()
-    _wait_step(page, 12)
-    # Two clicks on one button while a run is still drawing reach the server as one
-    # trigger (Streamlit merges pending reruns), so wait for each step.
-    page.locator(".st-key-step_prev button").first.click()
-    _wait_step(page, 11)
-    page.locator(".st-key-step_prev button").first.click()
-    _wait_step(page, 10)
+    page.keyboard.press("Home")
+    assert _step(page) == 0
+    page.keyboard.press("End")
+    assert _step(page) == len(tr.tokens) - 1 and _readouts(page) == _expected(
+        tr, len(tr.tokens) - 1
+    )
+    page.keyboard.press("ArrowLeft")
+    _wait_url(page, f"step_step={len(tr.tokens) - 2}")  # the server keeps the URL true
     wait_idle(page)
-    assert "step_step=10" in page.url
-    assert page.get_by_text("Inside the").first.inner_text().endswith("step 10")
     assert_clean(page)
 
 
-def _playing(page) -> bool:
-    return "Pause" in page.locator(".st-key-step_play button").first.inner_text()
-
-
-def _wait_playing(page, playing: bool) -> None:
-    label = "Pause" if playing else "Play"
-    page.wait_for_selector(f".st-key-step_play button:has-text('{label}')", timeout=60_000)
-
-
-def _wait_past(page, value: int) -> None:
-    page.wait_for_function(f"+document.querySelector('{SLIDER}').value > {value}", timeout=90_000)
-
-
-def _assert_paused(page, step: int | None = None) -> int:
-    """Once idle the cursor stays put (at ``step`` if given) and the URL holds it."""
-    wait_idle(page)
-    now = _step(page)
-    assert step is None or now == step
-    page.wait_for_timeout(2000)
-    assert _step(page) == now and not _playing(page), "the cursor moved after a pause"
-    if now:  # the URL keeps the step (the default 0 is left out)
-        assert f"step_step={now}" in page.url
-    return now
-
-
-def test_play_and_pause_with_button_and_space(app_server, page):
-    _open_step(page, app_server, "step_step=3&step_speed=4")
-    page.locator(".st-key-step_play button").first.click()
-    _wait_past(page, 7)  # it plays on its own, more than a step or two
-    assert _playing(page), "playback paused by itself"
-    speed = page.locator('.st-key-step_speed input[type="range"]').first
-    speed.focus()
-    speed.press("ArrowLeft")  # slower (4 -> 2 steps/s) without stopping
-    now = _step(page)
-    _wait_past(page, now + 2)
-    assert _playing(page), "changing the speed stopped playback"
-    page.locator(".st-key-step_play button").first.click()  # pause
-    _wait_playing(page, False)
-    stopped = _assert_paused(page)
-    page.get_by_test_id("stHeading").first.click()  # focus the page, not a widget
-    page.keyboard.press("Space")  # play again from the keyboard
-    _wait_playing(page, True)
-    _wait_past(page, stopped + 1)
-    page.keyboard.press("Space")
-    _wait_playing(page, False)
-    _assert_paused(page)
+def test_hover_shows_the_exact_state_value(app_server, page, tr):
+    _open_step(page, app_server, "step_step=42")
+    strips = page.get_by_test_id("stp-strips")
+    box = strips.bounding_box()
+    unit = 77
+    strips.hover(position={"x": box["width"] * (unit + 0.5) / 256, "y": 3})  # the h row
+    tip = page.get_by_test_id("arp-tip")
+    tip.wait_for()
+    assert (
+        f"unit {unit} · h (hidden state) = {fmt(float(tr.hidden[42, 0, unit]), 4)}"
+        in tip.inner_text()
+    )
+    strips.click(position={"x": box["width"] * (unit + 0.5) / 256, "y": 3})
+    title = page.get_by_test_id("stp-cell-title")
+    assert title.inner_text() == f"Inside the LSTM cell: unit {unit}, step 42"
+    # the clicked unit's pre-activations come from the server once; then its equations
+    eq = page.get_by_test_id("stp-equations")
+    eq.locator("math").first.wait_for(timeout=30_000)
+    pre = float(tr.preactivations["forget"][42, 0, unit])
+    f = float(tr.gates["forget"][42, 0, unit])
+    shown = eq.inner_text().replace(" ", "").replace("\n", "")  # (math letters come italic)
+    assert f"=𝜎({fmt(pre, 4)})={fmt(f, 4)}" in shown, shown
+    _wait_url(page, f"step_unit={unit}")
     assert_clean(page)
 
 
-def test_stepping_or_the_slider_pauses_and_the_end_stops(app_server, page):
-    _open_step(page, app_server, "step_step=3&step_speed=4")
+def test_the_browser_formats_like_python(app_server, page):
+    _open_step(page, app_server)
+    values = [0.03125, -0.03125, 0.09375, 2.5, -2.5, 1e-9, -1e-9, -0.0, 123.456789, 0.1 + 0.2]
+    rng = np.random.default_rng(0)
+    values += [float(v) for v in rng.standard_normal(300).astype(np.float32)]
+    values += [float(v) for v in rng.standard_normal(100) * 1e3]
+    for decimals in (0, 2, 3, 4, 5):
+        got = page.evaluate(
+            "([xs, d]) => xs.map((x) => globalThis.autoregPlayer.fmt(x, d))", [values, decimals]
+        )
+        assert got == [fmt(v, decimals) for v in values], decimals
+
+
+def test_dragging_the_slider_redraws_continuously(app_server, page, tr):
+    _open_step(page, app_server)
+    slider = page.get_by_test_id("arp-slider")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    before = _frames(page)
+    page.mouse.move(box["x"] + 4, y)
+    page.mouse.down()
+    seen = set()
+    for i in range(1, 41):
+        page.mouse.move(box["x"] + 4 + (box["width"] - 8) * i / 80, y)
+        seen.add(_step(page))
+    page.mouse.up()
+    assert _frames(page) - before >= 10, "the view did not redraw while dragging"
+    assert len(seen) >= 10 and max(seen) > 60
+    t = _step(page)
+    assert int(slider.evaluate("e => e.value")) == t and _readouts(page) == _expected(tr, t)
+    assert page.locator("[data-testid=stp-text] .cur").get_attribute("data-i") == str(t)
+    assert_clean(page)
+
+
+def test_play_advances_and_pause_stops_on_the_frame_on_screen(app_server, page, tr):
+    _open_step(page, app_server, "step_step=3&step_speed=8")
+    page.get_by_test_id("arp-play").click()
+    page.locator(f"{PLAYER}[data-playing=true]").wait_for(timeout=5_000)
+    _wait_player(page, "+p.dataset.step >= 9")  # it plays on its own
+    page.get_by_test_id("arp-play").click()  # pause
+    assert page.locator(PLAYER).get_attribute("data-playing") == "false"
+    stopped = _step(page)
+    assert _readouts(page) == _expected(tr, stopped)  # what is on screen is the cursor
+    page.wait_for_timeout(1500)
+    assert _step(page) == stopped, "the cursor moved after the pause"
+    _wait_url(page, f"step_step={stopped}")
     page.get_by_test_id("stHeading").first.click()
+    page.keyboard.press("Space")  # space plays again
+    page.locator(f"{PLAYER}[data-playing=true]").wait_for(timeout=5_000)
     page.keyboard.press("Space")
-    _wait_past(page, 5)
-    page.keyboard.press("ArrowRight")  # a manual step pauses
-    _wait_playing(page, False)
-    _assert_paused(page)
-    page.locator(".st-key-step_play button").first.click()
-    _wait_playing(page, True)
-    _wait_past(page, _step(page) + 1)
-    slider = page.locator(SLIDER)
-    slider.focus()
-    slider.press("Home")  # the user takes the slider: back to the start, paused
-    _wait_step(page, 0)
-    _wait_playing(page, False)
-    _assert_paused(page, 0)
-    last = int(slider.get_attribute("max"))
-    page.goto(f"{app_server}/step?step_step={last - 3}&step_speed=4")
-    wait_idle(page)
-    page.locator(".st-key-step_play button").first.click()
-    _wait_step(page, last, timeout=90_000)
-    _wait_playing(page, False)  # the end stops playback
-    _assert_paused(page, last)
+    assert page.locator(PLAYER).get_attribute("data-playing") == "false"
     assert_clean(page)
 
 
-def test_switch_model_and_layer(app_server, page):
-    models = _language_models()
-    _open_step(page, app_server, "step_step=20")
-    others = [n for n, c in models.items() if c["config"]["cell"] != "lstm"]
-    for name in others[:1]:
-        page.locator(".st-key-step_model").click()
-        page.get_by_role("option", name=name, exact=True).click()
-        wait_idle(page)
-        cell = models[name]["config"]["cell"].upper()
-        page.get_by_text(f"Inside the {cell} cell").wait_for(timeout=30_000)
-        assert _step(page) == 20, "switching the model keeps the cursor"
-    deep = [n for n, c in models.items() if c["config"].get("num_layers", 1) > 1]
-    if deep:
-        page.goto(f"{app_server}/step?step_model={deep[0]}&step_step=20")
-        wait_idle(page)
-        page.locator(".st-key-step_layer").click()
-        page.get_by_role("option", name="2", exact=True).click()
-        wait_idle(page)
-        assert "step_layer=2" in page.url
-    else:  # every shipped model has one layer: the picker says so and cannot be used
-        assert page.locator(".st-key-step_layer input").is_disabled()
-    assert_clean(page)
-
-
-def test_shared_url_lands_on_the_same_step(app_server, page, browser, artifacts_dir):
-    name = next(iter(n for n in _language_models() if n.startswith("lstm")), None)
-    if name is None:
-        pytest.skip("no shipped LSTM language model")
-    _open_step(page, app_server, f"step_model={name}&step_step=42&step_unit=7&step_sub=cell")
-    assert _step(page) == 42
-    page.get_by_text("LSTM cell: unit 7, step 42").wait_for()
-    page.locator(".st-key-step_next button").first.click()
-    _wait_step(page, 43)
-    wait_idle(page)
+def test_a_copied_link_opens_the_same_view(app_server, page, browser, artifacts_dir, tr):
+    _open_step(page, app_server, "step_step=41&step_unit=7")
+    page.get_by_test_id("stHeading").first.click()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.locator(".stp-seg-btn[data-sub=cell]").click()
+    page.locator(".stp-seg-btn[data-q=forget]").click()
+    _wait_url(page, "step_sub=cell")
+    _wait_url(page, "step_view=forget")
+    _wait_url(page, "step_step=43")
     shared = page.url
-    assert "step_step=43" in shared and "step_unit=7" in shared
+    assert "step_unit=7" in shared
     other = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     other.goto(shared, wait_until="domcontentloaded")
     wait_idle(other)
+    other.locator(PLAYER).wait_for(timeout=60_000)
     assert _step(other) == 43
-    other.get_by_text("LSTM cell: unit 7, step 43").wait_for()
+    assert (
+        other.get_by_test_id("stp-cell-title").inner_text()
+        == "Inside the LSTM cell: unit 7, step 43"
+    )
+    assert other.locator(".stp-seg-btn.on").all_inner_texts() == ["forget", "cell"]
+    assert other.get_by_test_id("stp-equations").locator("math").count() == 4  # f, i, g, c
+    assert _readouts(other) == _expected(tr, 43)
     other.context.close()
-    # the LSTM cell, mid-sequence, at the "cell" sub-step: diagram and equations
-    top = page.get_by_text("LSTM cell: unit 7, step 43").bounding_box()
-    bottom = page.locator(".katex-display").last.bounding_box()
-    page.set_viewport_size({"width": 1440, "height": int(bottom["y"] + bottom["height"]) + 40})
-    page.wait_for_timeout(800)
-    top = page.get_by_text("LSTM cell: unit 7, step 43").bounding_box()
-    bottom = page.locator(".katex-display").last.bounding_box()
-    clip = {"x": top["x"] - 20, "y": top["y"] - 10, "width": 1440 - top["x"],
-            "height": bottom["y"] + bottom["height"] - top["y"] + 30}  # fmt: skip
-    page.screenshot(path=str(artifacts_dir / "step-lstm-diagram.png"), clip=clip)
+    # the LSTM cell at the "cell" sub-step: diagram and equations
+    cell = page.locator(".stp-cell")
+    cell.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    cell.screenshot(path=str(artifacts_dir / "step-lstm-diagram.png"))
     assert_clean(page)
 
 
-def test_bad_url_values_give_a_notice(app_server, page):
+def test_a_bad_step_in_a_link_gets_a_notice(app_server, page):
     _open_step(page, app_server, "step_step=99999&step_unit=-3")
     notes = page.get_by_test_id("stAlert").all_inner_texts()
     assert any("step_step" in n and "99999" in n for n in notes), notes
+    assert any("step_unit" in n and "-3" in n for n in notes), notes
     assert _step(page) == 0
+    assert "step_step" not in page.url
     assert_clean(page)
 
 
-def test_screenshot_mid_sequence(app_server, page, artifacts_dir):
+def test_the_saved_view_steps_offline_from_disk(
+    app_server, page, browser, artifacts_dir, tmp_path, tr
+):
+    _open_step(page, app_server, "step_step=25&step_unit=9")
+    size = page.locator(".st-key-step_html_size").inner_text()
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Save this view (HTML)").click()
+    path = tmp_path / "step.html"
+    download.value.save_as(path)
+    assert size_label(path.stat().st_size) == size.strip()
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.set_offline(True)
+    saved = context.new_page()
+    errors = []
+    saved.on("pageerror", lambda e: errors.append(str(e)))
+    saved.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    saved.goto(path.as_uri())
+    saved.locator(PLAYER).wait_for(timeout=30_000)
+    assert _step(saved) == 25 and _readouts(saved) == _expected(tr, 25)
+    saved.locator("body").click(position={"x": 5, "y": 5})
+    for t in range(26, 31):
+        saved.keyboard.press("ArrowRight")
+        assert _readouts(saved) == _expected(tr, t)
+    assert (
+        saved.get_by_test_id("stp-cell-title").inner_text()
+        == "Inside the LSTM cell: unit 9, step 30"
+    )
+    # every unit's cell numbers are in the file: another unit draws with no server
+    strips = saved.get_by_test_id("stp-strips")
+    box = strips.bounding_box()
+    strips.click(position={"x": box["width"] * 200.5 / 256, "y": 3})
+    saved.get_by_test_id("stp-equations").locator("math").first.wait_for(timeout=5_000)
+    assert "unit 200" in saved.get_by_test_id("stp-cell-title").inner_text()
+    saved.screenshot(path=str(artifacts_dir / "step-saved.png"))
+    assert not errors, errors
+    context.close()
+
+
+def test_switch_model_keeps_the_step_and_the_gru_convention_is_on_screen(app_server, page):
+    if "gru-char-pydocs" not in _language_models():
+        pytest.skip("no shipped GRU language model")
+    _open_step(page, app_server, "step_step=20")
+    page.locator(".st-key-step_model").click()
+    page.get_by_role("option", name="gru-char-pydocs", exact=True).click()
+    page.get_by_test_id("stp-gru-note").wait_for(timeout=60_000)
+    assert "z ≈ 1 keeps the old state" in page.get_by_test_id("stp-gru-note").inner_text()
+    assert _step(page) == 20, "switching the model keeps the cursor"
+    assert page.get_by_test_id("stp-cell-title").inner_text().startswith("Inside the GRU cell")
+    assert page.locator(".st-key-step_layer input").is_disabled()  # one layer: nothing to pick
+    assert_clean(page)
+
+
+def test_a_long_text_arrives_in_windows(app_server, page):
+    _open_step(page, app_server)
+    page.locator(".st-key-step_input_preset").click()
+    page.get_by_role("option", name="Your own text", exact=True).click()
+    wait_idle(page)
+    text = ("for word in words:\n    count[word] = count.get(word, 0) + 1\n" * 80)[:4000]
+    area = page.locator(".st-key-step_input_text textarea")
+    area.fill(text)
+    area.press("Control+Enter")
+    _wait_player(page, "p.querySelector('.arp-label').textContent.includes('of 3999')", 120_000)
+    page.get_by_test_id("stHeading").first.click()
+    page.keyboard.press("End")
+    assert _step(page) == 3999
+    # the last window of states comes from the server, then the strips draw it
+    _wait_player(page, "p.querySelector('.stp-strip-plot .stp-wait').hidden", 60_000)
+    assert page.locator(".stp-strip-plot .stp-wait").is_hidden()
+    assert_clean(page)
+
+
+def test_screenshots_mid_sequence_and_in_presenter_mode(app_server, page, artifacts_dir):
     _open_step(page, app_server, "step_step=60&step_unit=5")
-    page.wait_for_timeout(1000)
+    page.get_by_test_id("stp-equations").locator("math").first.wait_for()
     assert _step(page) == 60
     assert_clean(page)
     screenshot(page, artifacts_dir / "step.png")
+    normal = page.locator(".stp-metric-value").first.evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
+    open_app(page, app_server, "step", "step_step=60&presenter=true")
+    page.locator(f"{PLAYER}.arp-present").wait_for(timeout=60_000)
+    big = page.locator(".stp-metric-value").first.evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
+    assert big > normal * 1.2, (big, normal)
+    screenshot(page, artifacts_dir / "step-presenter.png")
+    assert_clean(page)

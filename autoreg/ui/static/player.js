@@ -238,6 +238,7 @@ function tooltip(host) {
 }
 
 const LIB = { fmt, fmtInt, el, svg, math, decode };
+globalThis.autoregPlayer = LIB; // the exact formatter and decoder, for tests and the console
 
 // ---------------------------------------------------------------------------------------
 // The player
