@@ -16,6 +16,7 @@ MEASURES = {
     "pixel_sampler_speedup": "autoreg.bench.cpu:bench_sampler_speedup",
     "page_load_ratio": "autoreg.bench.browser:bench_page_load_ratio",
     "step_latency_ratio": "autoreg.bench.browser:bench_step_latency_ratio",
+    "scrub_fps": "autoreg.bench.browser:bench_scrub_fps",
     "server_memory": "autoreg.bench.browser:bench_server_memory",
     "classroom_load": "autoreg.bench.load:bench_classroom_load",
 }

@@ -12,6 +12,12 @@ measured interleaved in the same run, is what travels between machines.
   visible plotly chart drawn (``.main-svg``), and nothing changing for ``QUIET_MS``.
 * step: from the click on the page's stepping control (found generically, see
   ``FIND_STEP_JS``) to the end of the rerun it caused and the last change inside a chart.
+  On a page whose stepping runs in the browser (``autoreg.ui.player``) the control is
+  the player's "next" button, and the step is timed to the first animation frame after
+  the player's last DOM change (``PLAYER_CLICK_JS``); the server's CPU is counted over
+  the whole quiet period, so the debounced URL update the step causes is included.
+* scrub: frames the player draws per second while its slider is dragged across 100
+  steps (``bench_scrub_fps``).
 
 Nothing here imports Streamlit: the servers are subprocesses, the registry is plain data.
 """
@@ -36,6 +42,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_APP = Path(__file__).resolve().parent / "reference_app.py"
 TARGET_RATIO = 1.3
+TARGET_LOAD = {"step": 1.5}  # page -> its own load target (one component, many views)
+TARGET_STEP_RATIO = 0.5  # stepping in the browser: at most half the bare page's button
+TARGET_STEP_CPU_MS = 5.0  # server CPU per step
+TARGET_SCRUB_FPS = 30.0
 TARGET_MEMORY_MB = 800.0
 CHROMIUM_FLAGS = [
     "--headless",
@@ -70,8 +80,17 @@ async ({quiet, timeout}) => {
     for (const c of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
       if (c.offsetParent !== null && !c.querySelector('.main-svg')) return false;
     }
+    // in-browser players draw inside shadow roots, out of the observer's sight: each
+    // must have drawn, and its last draw counts as the page's last change
+    for (const p of players()) {
+      if (!(+p.dataset.frames >= 1)) return false;
+      last = Math.max(last, +p.dataset.drawnAt || 0);
+    }
     return true;
   };
+  const players = () => [...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')]
+    .map(e => e.shadowRoot && e.shadowRoot.querySelector('[data-testid=autoreg-player]'))
+    .filter(Boolean);
   const start = performance.now();
   while (true) {
     await new Promise(r => setTimeout(r, 15));
@@ -192,6 +211,73 @@ FIND_REVEAL_JS = """
 """
 
 
+# The in-browser player (autoreg.ui.player) of the page, found in its shadow root.
+PLAYER_JS = """
+() => [...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')]
+  .map(e => e.shadowRoot && e.shadowRoot.querySelector('[data-testid=autoreg-player]'))
+  .find(Boolean) || null
+"""
+
+# Clicks the player's "next" button; resolves with {ms: click -> first animation frame
+# after the player's last DOM change, changed: click -> that change}, once the player has
+# been still and the script idle for `quiet` ms (the debounced URL update has run).
+PLAYER_CLICK_JS = """
+async ({quiet, timeout}) => {
+  const player = (PLAYER)();
+  if (!player) throw new Error('no player on the page');
+  const button = player.querySelector('.arp-next');
+  if (!button || button.disabled) throw new Error('the player cannot step further');
+  const app = document.querySelector('[data-testid=stApp]');
+  let lastChange = 0, painted = 0, last = 0;
+  const frame = () => requestAnimationFrame(() => { painted = performance.now(); });
+  const obs = new MutationObserver(() => {
+    lastChange = performance.now(); last = lastChange; frame();
+  });
+  obs.observe(player, {subtree: true, childList: true, attributes: true, characterData: true});
+  const appObs = new MutationObserver(() => { last = performance.now(); });
+  appObs.observe(app, {attributes: true});
+  const before = +player.dataset.frames;
+  const t0 = performance.now();
+  last = t0;
+  button.click();
+  while (true) {
+    await new Promise(r => setTimeout(r, 15));
+    const now = performance.now();
+    const idle = app.getAttribute('data-test-script-state') === 'notRunning';
+    if (+player.dataset.frames > before && painted >= lastChange && idle && now - last >= quiet) {
+      obs.disconnect(); appObs.disconnect();
+      return {ms: painted - t0, changed: lastChange - t0};
+    }
+    if (now - t0 > timeout) {
+      obs.disconnect(); appObs.disconnect(); throw new Error('no redraw');
+    }
+  }
+}
+""".replace("PLAYER", PLAYER_JS.strip())
+
+# Drags the player's slider from `start` across `steps` steps, one input event per
+# animation frame (as a dragging hand delivers them: Chromium aligns pointer moves to
+# frames), and counts the frames the player draws meanwhile.
+SCRUB_JS = """
+async ({start, steps}) => {
+  const player = (PLAYER)();
+  const slider = player.querySelector('.arp-slider');
+  const times = [];
+  const obs = new MutationObserver(() => times.push(performance.now()));
+  obs.observe(player, {attributes: true, attributeFilter: ['data-frames']});
+  const frames0 = +player.dataset.frames;
+  for (let i = 1; i <= steps; i++) {
+    await new Promise(r => requestAnimationFrame(r));
+    slider.value = String(start + i);
+    slider.dispatchEvent(new Event('input', {bubbles: true}));
+  }
+  await new Promise(r => setTimeout(r, 200));
+  obs.disconnect();
+  return {frames: +player.dataset.frames - frames0, times, step: +player.dataset.step};
+}
+""".replace("PLAYER", PLAYER_JS.strip())
+
+
 @dataclass
 class Server:
     """A running ``streamlit run`` subprocess on a loopback port."""
@@ -301,8 +387,24 @@ def wait_idle(page) -> None:
 
 
 def find_step(page) -> dict | None:
-    """Mark and describe the page's stepping control; None when it has none."""
+    """Mark and describe the page's stepping control; None when it has none.
+
+    A page with an in-browser player steps with the player's "next" button.
+    """
+    if page.evaluate(f"!!({PLAYER_JS.strip()})()"):
+        return {"key": "player", "label": "next", "player": True}
     return page.evaluate(FIND_STEP_JS)
+
+
+def click_player(page) -> dict:
+    """Click the player's next button: {ms: to the frame after its redraw, changed: ...}."""
+    args = {"quiet": QUIET_MS, "timeout": TIMEOUT_MS}
+    return page.evaluate(PLAYER_CLICK_JS, args)
+
+
+def rewind_player(page) -> None:
+    """Put the player back at its first step (so a run of clicks never hits the end)."""
+    page.evaluate(f"({PLAYER_JS.strip()})().querySelector('.arp-first').click()")
 
 
 def click(page, selector: str = "[data-bench-step]") -> float:
@@ -346,6 +448,10 @@ def _median(xs: list[float]) -> float | None:
     return round(statistics.median(xs), 1) if xs else None
 
 
+def _mean(xs: list[float]) -> float | None:
+    return round(statistics.fmean(xs), 1) if xs else None
+
+
 def measure_pages(repeats: int = 5, clicks: int = 3, only: list[str] | None = None) -> dict:
     """Load and step timings of every registered page and the reference, interleaved.
 
@@ -366,6 +472,8 @@ def measure_pages(repeats: int = 5, clicks: int = 3, only: list[str] | None = No
     load_cpu: dict[str, list[float]] = {name: [] for name in loads}
     step_cpu: dict[str, list[float]] = {name: [] for name in steps}
     cold: dict[str, float] = {}
+    changed: dict[str, list[float]] = {}  # players: click -> their last DOM change
+    step_idle: dict[str, list[float]] = {}  # players: idle server CPU per click's duration
     controls: dict[str, dict | None] = {}
     errors: dict[str, list[str]] = {}
     with (
@@ -402,21 +510,38 @@ def measure_pages(repeats: int = 5, clicks: int = 3, only: list[str] | None = No
                     round_ > 0 and _safe_reveal(page, errors[name]) is None
                 ):
                     continue
+                player = bool((controls[name] or {}).get("player"))
+                started, counted = time.monotonic(), 0
                 for _ in range(clicks):
                     cpu0 = cpu_seconds(pids[name])
                     try:
-                        ms = click(page)
+                        if player:
+                            timed = click_player(page)
+                            ms = timed["ms"]
+                            changed.setdefault(name, []).append(timed["changed"])
+                        else:
+                            ms = click(page)
                     except Exception as exc:  # a lost click is reported, not fatal
                         errors[name].append(f"step: {str(exc).splitlines()[0]}")
                         break
                     if round_ > 0:
                         steps[name].append(ms)
                         step_cpu[name].append(1000 * (cpu_seconds(pids[name]) - cpu0))
+                        counted += 1
+                if player and counted:
+                    # What the server spends doing nothing for as long (heartbeats, timers),
+                    # so a step's own CPU can be told apart; /proc counts in 10 ms ticks,
+                    # so players' CPU is reported as a mean over all clicks.
+                    span = time.monotonic() - started
+                    cpu0 = cpu_seconds(pids[name])
+                    time.sleep(span)
+                    idle = 1000 * (cpu_seconds(pids[name]) - cpu0) / counted
+                    step_idle.setdefault(name, []).extend([idle] * counted)
                 errors[name] += [e for e in page_errors(page) if e not in errors[name]]
         browser.close()
     return {
-        "loads": loads, "steps": steps, "cold": cold, "controls": controls,
-        "server_cpu": {"loads": load_cpu, "steps": step_cpu},
+        "loads": loads, "steps": steps, "cold": cold, "controls": controls, "changed": changed,
+        "server_cpu": {"loads": load_cpu, "steps": step_cpu, "idle": step_idle},
         "errors": errors, "machine": machine(),
     }  # fmt: skip
 
@@ -493,17 +618,37 @@ def _ratio_lines(kind: str) -> list[dict]:
         if name == "":
             continue
         med = _median(xs)
-        line = {"page": name, "target": TARGET_RATIO, "page_ms": med, "reference_ms": ref}
-        if kind == "steps" and res["controls"].get(name) is None:
+        control = res["controls"].get(name)
+        player = bool((control or {}).get("player"))
+        target = TARGET_LOAD.get(name, TARGET_RATIO) if kind == "loads" else TARGET_RATIO
+        if kind == "steps" and player:
+            target = TARGET_STEP_RATIO
+        line = {"page": name, "target": target, "page_ms": med, "reference_ms": ref}
+        cpu = _median(res["server_cpu"][kind].get(name, []))
+        if kind == "steps" and control is None:
             line.update(ratio=None, ok=None, note="no stepping control on this page")
         else:
             ratio = round(med / ref, 2) if med is not None and ref else None
-            line.update(ratio=ratio, ok=ratio is not None and ratio <= TARGET_RATIO)
+            ok = ratio is not None and ratio <= target
+            if kind == "steps" and player:
+                raw = res["server_cpu"]["steps"].get(name, [])
+                idle = res["server_cpu"].get("idle", {}).get(name, [])
+                cpu = _mean(raw)
+                net = round(cpu - (_mean(idle) or 0.0), 1) if cpu is not None else None
+                ok = ok and net is not None and net <= TARGET_STEP_CPU_MS
+                line.update(
+                    in_browser=True,
+                    redraw_ms=_median(res.get("changed", {}).get(name, [])),
+                    server_cpu_idle_ms=_mean(idle),
+                    server_cpu_net_ms=net,
+                    target_server_cpu_ms=TARGET_STEP_CPU_MS,
+                )
+            line.update(ratio=ratio, ok=ok)
         if kind == "loads":
             line.update(cold_ms=res["cold"].get(name), reference_cold_ms=res["cold"].get(""))
         else:
-            line["control"] = res["controls"].get(name)
-        line["server_cpu_ms"] = _median(res["server_cpu"][kind].get(name, []))
+            line["control"] = control
+        line["server_cpu_ms"] = cpu
         line["reference_server_cpu_ms"] = _median(res["server_cpu"][kind][""])
         line.update(samples=len(xs), errors=res["errors"].get(name, []), **res["machine"])
         lines.append(line)
@@ -516,8 +661,51 @@ def bench_page_load_ratio() -> list[dict]:
 
 
 def bench_step_latency_ratio() -> list[dict]:
-    """One line per page: median click-to-redrawn-chart / the reference's (target <= 1.3)."""
+    """One line per page: median click-to-redrawn-view / the reference's.
+
+    Target 1.3 for pages that step on the server, 0.5 (and 5 ms of server CPU per step)
+    for pages whose stepping runs in the browser.
+    """
     return _ratio_lines("steps")
+
+
+def scrub(page, start: int = 0, steps: int = 100) -> dict:
+    """Drag the player's slider across ``steps`` steps; frames drawn and frames per second."""
+    got = page.evaluate(SCRUB_JS, {"start": start, "steps": steps})
+    times = got["times"]
+    span = (times[-1] - times[0]) / 1000 if len(times) > 1 else 0.0
+    fps = (len(times) - 1) / span if span > 0 else None
+    return {"frames": got["frames"], "fps": fps, "end_step": got["step"]}
+
+
+def bench_scrub_fps(url_path: str = "step", repeats: int = 5) -> dict:
+    """Frames per second while the Step through slider is dragged across 100 steps."""
+    from playwright.sync_api import sync_playwright
+
+    runs = []
+    with serve(ROOT / "app.py") as app, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        page = browser.new_context(viewport=VIEWPORT, device_scale_factor=1).new_page()
+        load_page(page, page_url(app.url, "home"))  # a fresh server maps pages after "/"
+        load_page(page, page_url(app.url, url_path))
+        if not page.evaluate(f"!!({PLAYER_JS.strip()})()"):
+            browser.close()
+            return {"page": url_path, "fps": None, "ok": None, "note": "no player on this page"}
+        n = int(page.evaluate(f"+({PLAYER_JS.strip()})().querySelector('.arp-slider').max"))
+        steps = min(100, n)
+        for _ in range(repeats + 1):  # the first drag warms the page up and is dropped
+            rewind_player(page)
+            runs.append(scrub(page, 0, steps))
+        browser.close()
+    runs = runs[1:]
+    fps = [r["fps"] for r in runs if r["fps"] is not None]
+    med = round(statistics.median(fps), 1) if fps else None
+    return {
+        "page": url_path, "fps": med, "target": TARGET_SCRUB_FPS,
+        "ok": med is not None and med >= TARGET_SCRUB_FPS, "steps": steps,
+        "frames": [r["frames"] for r in runs], "all_fps": [round(f, 1) for f in fps],
+        "samples": len(fps), **machine(),
+    }  # fmt: skip
 
 
 def main() -> int:

@@ -59,6 +59,7 @@ import streamlit as st
 from plotly.colors import get_colorscale
 
 from autoreg.seq.payload import annotate, pack
+from autoreg.ui.chrome import freeze_imports
 from autoreg.viz.common import ACCENT, CELL_COLOURS, DIVERGING, HIGHLIGHT, SEQUENTIAL
 
 STATIC = Path(__file__).with_name("static")
@@ -273,6 +274,9 @@ def _sync(key: str, url: dict, defaults: dict, fetch) -> None:
         default={"report": None},
         on_report_change=_noop,
     )
+    # This small run is the only one a step causes; it must not pay Streamlit's full GC
+    # over modules the page imported after app.py last froze the heap (chrome.py).
+    freeze_imports()
 
 
 def standalone_html(view: str, payload: bytes, options: Mapping, *, title: str, note: str) -> bytes:

@@ -343,3 +343,17 @@ def test_screenshots_mid_sequence_and_in_presenter_mode(app_server, page, artifa
     assert big > normal * 1.2, (big, normal)
     screenshot(page, artifacts_dir / "step-presenter.png")
     assert_clean(page)
+
+
+def test_the_benchmark_times_the_players_steps_and_scrub(app_server, page):
+    from autoreg.bench import browser as bb
+
+    _open_step(page, app_server)
+    assert bb.find_step(page) == {"key": "player", "label": "next", "player": True}
+    timed = bb.click_player(page)  # returns once the debounced URL update has run too
+    assert _step(page) == 1 and 0 <= timed["changed"] <= timed["ms"] < 10_000
+    assert "step_step=1" in page.url
+    got = bb.scrub(page, 1, 50)
+    assert got["end_step"] == 51 and got["frames"] >= 10 and got["fps"] > 0
+    bb.rewind_player(page)
+    assert _step(page) == 0

@@ -225,7 +225,11 @@ registerView(
 
     // ---- surprise along the text -------------------------------------------------------
     const SV = { w: 600, h: 250, l: 42, r: 10, t: 10, b: 34 };
-    function surpriseChart(S, series, colours) {
+    function surpriseChart(S, series, colours, width = SV.w) {
+      const SV2 = { ...SV, w: width };
+      return surpriseChartIn(S, series, colours, SV2);
+    }
+    function surpriseChartIn(S, series, colours, SV) {
       const T = S.P.meta.n_steps;
       const pw = SV.w - SV.l - SV.r;
       const ph = SV.h - SV.t - SV.b;
@@ -264,7 +268,7 @@ registerView(
       const cursor = svg("line", { y1: SV.t, y2: SV.t + ph, class: "stp-cursor" });
       const dot = svg("circle", { r: 5, class: "stp-dot" });
       root.append(cursor, dot);
-      return { root, x, y, cursor, dot, T };
+      return { root, x, y, cursor, dot, T, box: SV };
     }
     function drawCursor(chart, t, bits) {
       const X = chart.x(t).toFixed(2);
@@ -278,16 +282,19 @@ registerView(
       }
     }
     function hoverSteps(S, chart, text) {
+      const B = chart.box;
+      const stepAt = (e) => {
+        const [mx] = hoverPos(chart.root, e, B.w, B.h);
+        return Math.floor(((mx - B.l) / (B.w - B.l - B.r)) * chart.T);
+      };
       chart.root.addEventListener("mousemove", (e) => {
-        const [mx] = hoverPos(chart.root, e, SV.w, SV.h);
-        const t = Math.floor(((mx - SV.l) / (SV.w - SV.l - SV.r)) * chart.T);
+        const t = stepAt(e);
         if (t < 0 || t >= chart.T) return S.api.tip.hide();
         S.api.tip.show(e, text(t));
       });
       chart.root.addEventListener("mouseleave", () => S.api.tip.hide());
       chart.root.addEventListener("click", (e) => {
-        const [mx] = hoverPos(chart.root, e, SV.w, SV.h);
-        const t = Math.floor(((mx - SV.l) / (SV.w - SV.l - SV.r)) * chart.T);
+        const t = stepAt(e);
         if (t >= 0 && t < chart.T) S.api.go(t);
       });
     }
@@ -908,7 +915,7 @@ registerView(
       if (!m.compare || m.compare.length < 1) return null;
       const series = m.compare.map((c) => S.P.arrays[`cmp:${c.cell}:surprise`]);
       const colours = m.compare.map((c) => (S.options.cell_colours || {})[c.cell] || "#3b5bdb");
-      const chart = surpriseChart(S, series, colours);
+      const chart = surpriseChart(S, series, colours, 1100);
       hoverSteps(S, chart, (t) =>
         [stepText(S, t), ...m.compare.map((c) => {
           const b = S.P.arrays[`cmp:${c.cell}:surprise`][t];
@@ -916,7 +923,7 @@ registerView(
         })].join("\n")
       );
       const legend = el("div", { class: "stp-legend-row" }, m.compare.map((c, i) => el("span", { class: "stp-key" }, [el("span", { class: "stp-swatch", style: `background:${colours[i]}` }), c.cell.toUpperCase()])));
-      const cols = el("div", { class: "stp-cols" });
+      const cols = el("div", { class: "stp-cols stp-cols3" });
       S.cmpBars = m.compare.map((c) => {
         const bars = buildTopk(S, `cmp:${c.cell}:`);
         cols.append(el("div", { class: "stp-card", "data-testid": `stp-cmp-${c.cell}` }, [

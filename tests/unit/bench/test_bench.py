@@ -74,3 +74,49 @@ def test_cpu_seconds_count_this_process_and_the_machine():
         pass
     assert cpu_seconds(os.getpid()) - mine >= 0.25
     assert machine_cpu_seconds() - machine >= 0.25
+
+
+def test_scrub_fps_is_registered():
+    assert bench.MEASURES["scrub_fps"] == "autoreg.bench.browser:bench_scrub_fps"
+
+
+def test_in_browser_steps_are_judged_on_half_the_reference_and_net_server_cpu(monkeypatch):
+    from autoreg.bench import browser as bb
+
+    player = {"key": "player", "label": "next", "player": True}
+    fake = {
+        "loads": {"": [800.0], "step": [1100.0], "units": [900.0]},
+        "steps": {"": [200.0, 220.0], "step": [30.0, 40.0], "units": [300.0]},
+        "cold": {},
+        "controls": {"step": player, "units": {"key": "units_next", "label": ""}},
+        "changed": {"step": [3.0, 5.0]},
+        "server_cpu": {
+            "loads": {"": [80.0], "step": [60.0], "units": [70.0]},
+            "steps": {"": [80.0, 80.0], "step": [10.0, 0.0], "units": [90.0]},
+            "idle": {"step": [2.0, 2.0]},
+        },
+        "errors": {},
+        "machine": {"cpus": 2, "load_avg_1m": 1.0},
+    }
+    monkeypatch.setattr(bb, "_measured", lambda: fake)
+    steps = {line["page"]: line for line in bb.bench_step_latency_ratio()}
+    step = steps["step"]
+    assert step["target"] == bb.TARGET_STEP_RATIO and step["in_browser"] is True
+    assert step["ratio"] == round(35.0 / 210.0, 2) and step["redraw_ms"] == 4.0
+    # /proc counts 10 ms ticks: the mean of all clicks, less what idling costs as long
+    assert step["server_cpu_ms"] == 5.0 and step["server_cpu_net_ms"] == 3.0 and step["ok"]
+    assert steps["units"]["target"] == bb.TARGET_RATIO and "in_browser" not in steps["units"]
+    loads = {line["page"]: line for line in bb.bench_page_load_ratio()}
+    assert loads["step"]["target"] == 1.5 and loads["step"]["ok"] is True  # 1.38 <= 1.5
+    assert loads["units"]["target"] == bb.TARGET_RATIO
+    fake["server_cpu"]["steps"]["step"] = [10.0, 10.0]  # 8 ms a step, net: too much
+    assert not {line["page"]: line for line in bb.bench_step_latency_ratio()}["step"]["ok"]
+
+
+def test_player_scripts_look_inside_the_components_shadow_root():
+    from autoreg.bench import browser as bb
+
+    for script in (bb.PLAYER_CLICK_JS, bb.SCRUB_JS):
+        assert "PLAYER" not in script and "shadowRoot" in script
+    assert "data-frames" in bb.SCRUB_JS and ".arp-next" in bb.PLAYER_CLICK_JS
+    assert "drawnAt" in bb.WAIT_LOAD_JS  # a page load waits for the player's first draw
