@@ -168,6 +168,7 @@ function colourScales(options) {
   const seq = lut(options.colours.sequential);
   const index = (x) => Math.max(0, Math.min(255, Math.round(x * 255)));
   const rgb = (table, i) => `rgb(${table[3 * i]},${table[3 * i + 1]},${table[3 * i + 2]})`;
+  const inks = new Map();
   return {
     div,
     seq,
@@ -178,8 +179,13 @@ function colourScales(options) {
     divCss: (v, bound) => rgb(div, index(0.5 + 0.5 * Math.max(-1, Math.min(1, v / (bound || 1))))),
     // black or white text on a fill
     ink: (css) => {
-      const [r, g, b] = parseColour(css);
-      return 0.299 * r + 0.587 * g + 0.114 * b > 140 ? "#111" : "#fff";
+      let ink = inks.get(css);
+      if (!ink) {
+        const [r, g, b] = parseColour(css);
+        ink = 0.299 * r + 0.587 * g + 0.114 * b > 140 ? "#111" : "#fff";
+        inks.set(css, ink);
+      }
+      return ink;
     },
   };
 }

@@ -41,6 +41,14 @@ registerView(
           }
           return { v: this.value(name, t - 1, u), s: this.text(name, t - 1, u, plus) };
         },
+        // step t of a quantity, for loops over every unit: (array, offset, 1/scale) or null
+        column(name, t) {
+          const k = key(name, t);
+          const a = P.arrays[k];
+          if (!a) return null;
+          const sc = P.scale(k);
+          return [a, (t - Math.floor(t / W) * W) * H, sc ? 1 / sc : 1];
+        },
         detail(u, name, t, plus = false) {
           const k = `u${u}:${name}`;
           if (!P.has(k)) return null;
@@ -49,6 +57,15 @@ registerView(
       };
     }
 
+    // value -> 0..255 colour index, as colourScales' seqIndex/divIndex (inlined for loops)
+    function indexer(S, kind) {
+      if (kind === "gate") return (v) => (v <= 0 ? 0 : v >= 1 ? 255 : (v * 255 + 0.5) | 0);
+      const b = kind === "cell" ? S.P.meta.c_bound : 1;
+      return (v) => {
+        const x = 0.5 + (0.5 * v) / b;
+        return x <= 0 ? 0 : x >= 1 ? 255 : (x * 255 + 0.5) | 0;
+      };
+    }
     function kindColour(S, kind, v) {
       const c = S.api.colours;
       if (kind === "gate") return c.seqIndex(v);
@@ -126,8 +143,11 @@ registerView(
         if (s.textContent !== text) s.textContent = text;
       }
       S.lastText = t;
+    }
+    // Keep the cursor in view. Reading offsetTop lays the page out: done once, last.
+    function scrollText(S, t) {
       const box = S.textBox;
-      const top = spans[t].offsetTop; // the box is the spans' offset parent
+      const top = S.spans[t].offsetTop; // the box is the spans' offset parent
       if (top < box.scrollTop || top > box.scrollTop + box.clientHeight - 30) {
         box.scrollTop = Math.max(0, top - box.clientHeight / 3);
       }
@@ -470,15 +490,17 @@ registerView(
       for (let r = 0; r < qs.length; r++) {
         const q = qs[r];
         const table = q.kind === "gate" ? c.seq : c.div;
+        const col = ok ? S.R.column(q.name, t) : null;
+        const ix = indexer(S, q.kind);
         for (let k = 0; k < H; k++) {
           const o = 4 * (r * H + k);
-          if (!ok) {
+          if (!col) {
             px[o] = px[o + 1] = px[o + 2] = 233;
           } else {
-            const i = kindColour(S, q.kind, S.R.value(q.name, t, order[k]));
-            px[o] = table[3 * i];
-            px[o + 1] = table[3 * i + 1];
-            px[o + 2] = table[3 * i + 2];
+            const i = 3 * ix(col[0][col[1] + order[k]] * col[2]);
+            px[o] = table[i];
+            px[o + 1] = table[i + 1];
+            px[o + 2] = table[i + 2];
           }
           px[o + 3] = 255;
         }
@@ -565,21 +587,22 @@ registerView(
       const px = hz.image.data;
       let missing = false;
       const needs = new Set();
+      const ix = indexer(S, q.kind);
       for (let j = 0; j < W; j++) {
         const s = lo + j;
-        const ok = S.R.has(s);
-        if (!ok) {
+        const col = S.R.column(q.name, s);
+        if (!col) {
           missing = true;
           needs.add(S.R.win(s));
         }
         for (let k = 0; k < H; k++) {
           const o = 4 * (k * W + j);
-          if (!ok) px[o] = px[o + 1] = px[o + 2] = 233;
+          if (!col) px[o] = px[o + 1] = px[o + 2] = 233;
           else {
-            const i = kindColour(S, q.kind, S.R.value(q.name, s, order[k]));
-            px[o] = table[3 * i];
-            px[o + 1] = table[3 * i + 1];
-            px[o + 2] = table[3 * i + 2];
+            const i = 3 * ix(col[0][col[1] + order[k]] * col[2]);
+            px[o] = table[i];
+            px[o + 1] = table[i + 1];
+            px[o + 2] = table[i + 2];
           }
           px[o + 3] = 255;
         }
@@ -595,11 +618,14 @@ registerView(
       if (hz.ticksLo !== lo) {
         hz.ticksLo = lo;
         const every = Math.max(1, Math.floor(W / 40));
-        const nodes = [];
-        for (let j = 0; j < W; j += every) {
-          nodes.push(el("span", { class: "stp-heat-tick", style: `left:${(100 * (j + 0.5)) / W}%`, text: tokenLabel(m.tokens[lo + j]) }));
+        if (!hz.tickNodes) {
+          hz.tickNodes = [];
+          for (let j = 0; j < W; j += every) {
+            hz.tickNodes.push(el("span", { class: "stp-heat-tick", style: `left:${(100 * (j + 0.5)) / W}%` }));
+          }
+          hz.ticks.replaceChildren(...hz.tickNodes);
         }
-        hz.ticks.replaceChildren(...nodes);
+        hz.tickNodes.forEach((node, n) => (node.textContent = tokenLabel(m.tokens[lo + n * every])));
         hz.caption.textContent = W < T ? `steps ${lo}–${lo + W - 1} of ${T}, around the cursor` : `all ${T} steps`;
       }
     }
@@ -833,7 +859,14 @@ registerView(
         const produced = m.cell === "lstm" ? { c: "cell", h: "hidden" }[e.key] : null;
         e.value.textContent = ready && e.key && done(produced, sub) ? v[e.key].s : "";
       }
-      C.eq.replaceChildren(...(ready ? equations(m.cell, v, sub) : []));
+      const eqKey = `${m.cell}:${sub || "all"}`;
+      if (ready && C.eqKey !== eqKey) {
+        C.eqKey = eqKey;
+        C.template = equationTemplate(m.cell, sub);
+        C.eq.replaceChildren(...C.template.lines);
+      }
+      C.eq.style.visibility = ready ? "" : "hidden";
+      if (ready) fillEquations(C.template.slots, v);
     }
 
     // ---- equations with numbers (MathML) -----------------------------------------------
@@ -844,8 +877,41 @@ registerView(
     const row = (...xs) => math("mrow", {}, xs.map((x) => (typeof x === "string" ? mi(x) : x)));
     const sb = (b, s) => math("msub", {}, [typeof b === "string" ? mi(b) : b, typeof s === "string" ? mi(s) : s]);
     const tm1 = () => row(mi("t"), mo("−"), mn("1"));
-    const num = (s) => mn(s.replace(/^\+/, ""));
-    const operand = (s) => (s.startsWith("-") ? row(mo("("), mn(s), mo(")")) : num(s)); // 0.5·(−0.2)
+    // The lines are built once per cell and sub-step as templates whose numbers are slots
+    // (x = {slot: name}); each frame only fills the slots' text (fillEquations).
+    let SLOTS = null;
+    const num = (x) => {
+      const node = mn("");
+      SLOTS.push({ name: x.slot, node });
+      return node;
+    };
+    const operand = (x) => {
+      // a negative operand goes in parentheses, so 0.5·(-0.2) reads right
+      const node = mn("");
+      const open = mo("");
+      const close = mo("");
+      SLOTS.push({ name: x.slot, node, open, close });
+      return row(open, node, close);
+    };
+    function equationTemplate(cell, sub) {
+      SLOTS = [];
+      const names = new Proxy({}, { get: (_, name) => ({ slot: name }) });
+      const lines = equations(cell, names, sub);
+      const slots = SLOTS;
+      SLOTS = null;
+      return { lines, slots };
+    }
+    function fillEquations(slots, v) {
+      for (const slot of slots) {
+        const text = v[slot.name].s.replace(/^\+/, "");
+        if (slot.open) {
+          const neg = text.startsWith("-");
+          slot.open.textContent = neg ? "(" : "";
+          slot.close.textContent = neg ? ")" : "";
+        }
+        if (slot.node.textContent !== text) slot.node.textContent = text;
+      }
+    }
     // an underlined group with its name below (a stretchy brace needs a math font)
     const brace = (body, label) => {
       const group = row(...body);
@@ -857,7 +923,7 @@ registerView(
       const fn = tanh ? mi("tanh") : mi("σ");
       return line(
         sb(sym, "t"), mo("="), fn, mo("("), sb("W", w), sb("x", "t"), mo("+"), sb("U", w), sb("h", tm1()), mo("+"), sb("b", w), mo(")"),
-        mo("="), fn.cloneNode(true), mo("("), num(pre.s), mo(")"), mo("="), num(value.s)
+        mo("="), fn.cloneNode(true), mo("("), num(pre), mo(")"), mo("="), num(value)
       );
     }
     function equations(cell, v, sub) {
@@ -869,15 +935,15 @@ registerView(
           cell: () =>
             line(
               sb("c", "t"), mo("="), brace([sb("f", "t"), sb("c", tm1())], "kept"), mo("+"), brace([sb("i", "t"), sb("g", "t")], "written"),
-              mo("="), num(v.f.s), mo("·"), operand(v.c_prev.s), mo("+"), num(v.i.s), mo("·"), operand(v.g.s),
-              mo("="), num(v.kept.s), mo("+"), operand(v.written.s), mo("="), num(v.c.s)
+              mo("="), num(v.f), mo("·"), operand(v.c_prev), mo("+"), num(v.i), mo("·"), operand(v.g),
+              mo("="), num(v.kept), mo("+"), operand(v.written), mo("="), num(v.c)
             ),
           output: () => gateLine("o", "o", v.pre_output, v.o),
           hidden: () =>
             line(
               sb("h", "t"), mo("="), sb("o", "t"), mi("tanh"), mo("("), sb("c", "t"), mo(")"),
-              mo("="), num(v.o.s), mo("·"), mi("tanh"), mo("("), num(v.c.s), mo(")"),
-              mo("="), num(v.o.s), mo("·"), operand(v.tanh_c.s), mo("="), num(v.h.s)
+              mo("="), num(v.o), mo("·"), mi("tanh"), mo("("), num(v.c), mo(")"),
+              mo("="), num(v.o), mo("·"), operand(v.tanh_c), mo("="), num(v.h)
             ),
         };
         const last = sub ? SUBSTEPS.indexOf(sub) : SUBSTEPS.length - 1;
@@ -890,21 +956,21 @@ registerView(
           line(
             sb("n", "t"), mo("="), mi("tanh"), mo("("), sb("W", "n"), sb("x", "t"), mo("+"), sb("b", "n"), mo("+"), sb("r", "t"),
             mo("("), sb("U", "n"), sb("h", tm1()), mo("+"), sb("b", "hn"), mo(")"), mo(")"),
-            mo("="), mi("tanh"), mo("("), num(v.pre_candidate.s), mo(")"), mo("="), num(v.n.s)
+            mo("="), mi("tanh"), mo("("), num(v.pre_candidate), mo(")"), mo("="), num(v.n)
           ),
           line(
             sb("h", "t"), mo("="), brace([mo("("), mn("1"), mo("−"), sb("z", "t"), mo(")"), sb("n", "t")], "written"), mo("+"),
             brace([sb("z", "t"), sb("h", tm1())], "kept"),
-            mo("="), num(v.one_minus_z.s), mo("·"), operand(v.n.s), mo("+"), num(v.z.s), mo("·"), operand(v.h_prev.s),
-            mo("="), num(v.write.s), mo("+"), operand(v.keep.s), mo("="), num(v.h.s)
+            mo("="), num(v.one_minus_z), mo("·"), operand(v.n), mo("+"), num(v.z), mo("·"), operand(v.h_prev),
+            mo("="), num(v.write), mo("+"), operand(v.keep), mo("="), num(v.h)
           ),
         ];
       }
       return [
         line(
           sb("h", "t"), mo("="), mi("tanh"), mo("("), mi("W"), sb("x", "t"), mo("+"), mi("U"), sb("h", tm1()), mo("+"), mi("b"), mo(")"),
-          mo("="), mi("tanh"), mo("("), num(v.pre.s), mo(")"), mo("="), num(v.h.s),
-          math("mspace", { width: "2em" }), mo("("), sb("h", tm1()), mo("="), num(v.h_prev.s), mo(")")
+          mo("="), mi("tanh"), mo("("), num(v.pre), mo(")"), mo("="), num(v.h),
+          math("mspace", { width: "2em" }), mo("("), sb("h", tm1()), mo("="), num(v.h_prev), mo(")")
         ),
       ];
     }
@@ -1031,6 +1097,7 @@ registerView(
       drawHeat(S, t);
       drawCell(S, t);
       drawCompare(S, t);
+      scrollText(S, t);
     }
 
     return {
