@@ -1,8 +1,14 @@
-"""Cached generation for the Generate page, and the generated text as coloured HTML.
+"""Cached generation for the Generate page, its in-browser player, and the text as HTML.
 
 A generation is a pure function of (model, prompt, length, temperature, top-k, seed),
 because every call draws from its own seeded ``torch.Generator``: caching it is exact,
 and a shared link replays the same text.
+
+Stepping through the draws runs in the browser (``autoreg.ui.player``, view
+``static/generate.js``): the page packs every stage of every draw once
+(``autoreg.seq.generation_payload``, cached beside the generation) and the player draws
+each token's pipeline from it. The cursor (``URL``: token, text mode, speed) reaches
+the URL through the player's channel; the settings are Streamlit widgets bound to it.
 """
 
 from __future__ import annotations
@@ -13,11 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from autoreg.seq.sampling import Pipeline, sample, sampling_pipeline
+from autoreg.seq.generation_payload import generation_payload
+from autoreg.seq.sampling import sample
+from autoreg.ui import player as pp
 from autoreg.ui.models import SESSION_PREFIX, get_model
 from autoreg.viz.common import HIGHLIGHT
 
-TEMPERATURES = (0.3, 1.0, 2.0)  # the side-by-side comparison
+KEY = "gen_player"
+MODES = ("All at once", "One token at a time")
+URL = {"step": "gen_step", "mode": "gen_mode", "speed": "gen_speed"}
+DEFAULTS = {"step": 0, "mode": MODES[0], "speed": 2}
 
 
 @dataclass(frozen=True)
@@ -57,17 +68,6 @@ def generate(
     return _shared_generate(*args)
 
 
-def pipeline_at(gen: Generated, step: int, temperature: float, top_k: int | None) -> Pipeline:
-    """Every stage of the draw at generated token ``step`` (recomputed from its logits).
-
-    ``<unk>`` (id 0) is excluded exactly as ``sample`` excludes it, so these are the
-    numbers the token was really drawn from.
-    """
-    import torch
-
-    return sampling_pipeline(torch.from_numpy(gen.logits[step]), temperature, top_k, (0,))
-
-
 def generated_html(
     prompt: str, gen: Generated, upto: int | None = None, mark: int | None = None
 ) -> str:
@@ -93,3 +93,53 @@ def generated_html(
         "border:1px solid #dee2e6;"
         f'border-radius:6px;background:#fbfbfc">{"".join(parts)}</div>'
     )
+
+
+def vocabulary(name: str) -> list[str]:
+    """Token strings of a model's vocabulary, by id."""
+    model = get_model(name)
+    return [model.tokenizer.token(i) for i in range(model.config.vocab_size)]
+
+
+def _payload(name: str, prompt: str, steps: int, temperature: float, top_k, seed: int) -> bytes:
+    gen = generate(name, prompt, steps, temperature, top_k, seed)
+    return generation_payload(
+        gen.logits, gen.ids, vocabulary(name), temperature=temperature, top_k=top_k,
+        prompt=prompt, word_level=gen.word_level, model=name, seed=seed,
+    )  # fmt: skip
+
+
+_shared_payload = st.cache_resource(show_spinner=False, max_entries=32)(_payload)
+
+
+def payload(
+    name: str, prompt: str, steps: int, temperature: float, top_k: int | None, seed: int
+) -> bytes:
+    """The player's payload for one generation (cached for shipped models)."""
+    args = (name, prompt, int(steps), float(temperature), top_k, int(seed))
+    return _payload(*args) if name.startswith(SESSION_PREFIX) else _shared_payload(*args)
+
+
+def cursor_fields(n_tokens: int) -> dict[str, object]:
+    """What each cursor field may be (``player.cursor_from_url``)."""
+    return {"step": range(n_tokens), "mode": MODES, "speed": pp.SPEEDS}
+
+
+def show(
+    name: str,
+    prompt: str,
+    steps: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int,
+    *,
+    present: bool,
+) -> dict:
+    """Check the link's cursor and mount the player: {"cursor": live cursor, "notes": [...]}."""
+    gen = generate(name, prompt, steps, temperature, top_k, seed)
+    held = st.session_state.get(f"{KEY}_cursor")
+    cursor, notes = pp.cursor_from_url(URL, cursor_fields(len(gen.tokens)), DEFAULTS, held)
+    blob = payload(name, prompt, steps, temperature, top_k, seed)
+    options = pp.player_options(KEY, cursor, presenter=present)
+    live = pp.player("generate", blob, key=KEY, options=options, url=URL, defaults=DEFAULTS)
+    return {"cursor": live, "notes": notes}

@@ -1,18 +1,25 @@
-"""The Generate page in AppTest: every control driven by key, numbers checked, no exception."""
+"""The Generate page in AppTest: settings, the player's payload and its URL, no exception.
+
+AppTest cannot run the player's JavaScript (tests/browser/test_generate.py does), so
+these tests read what the page mounts (options and payload, from the element's bytes)
+and inject what the browser's channel would report (``gen_player_sync``).
+"""
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import re
 
 import numpy as np
 import pytest
 
-from autoreg.seq.sampling import generate_text
+from autoreg.seq import payload as pl
+from autoreg.seq.sampling import generate_text, sample, sampling_pipeline
+from autoreg.ui import generate as g
+from autoreg.ui import player as pp
 
 PAGE = "pages/generate.py"
+SYNC = f"{g.KEY}_sync"
 
 
 def ok(at) -> None:
@@ -20,23 +27,21 @@ def ok(at) -> None:
 
 
 def texts(at) -> list[str]:
-    """The generated-text boxes (main one first, then one per sample), HTML tags stripped."""
+    """The generated-text boxes of the samples (one per seed), HTML tags stripped."""
     return [html.unescape(re.sub(r"<[^>]+>", "", h.proto.body)) for h in at.get("html")]
 
 
-def array(value) -> np.ndarray:
-    """A plotly array from the chart spec (plotly 7 sends typed arrays as base64)."""
-    if isinstance(value, dict):
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-    return np.asarray(value, dtype=float)
+def mounted(at) -> tuple[dict, dict, dict]:
+    """(options, payload meta, payload arrays) of the player the page mounted."""
+    el = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("_generate"))
+    options, blob = pp.split_mount(el.proto.bytes)
+    meta, arrays = pl.unpack(blob)
+    return options, meta, arrays
 
 
-def pipeline(at) -> dict:
-    return next(
-        json.loads(el.proto.spec)
-        for el in at.get("plotly_chart")
-        if "z ÷ T" in json.dumps(json.loads(el.proto.spec)["layout"], ensure_ascii=False)
-    )
+def report(at, **cursor) -> None:
+    full = {**g.DEFAULTS, **cursor}
+    at.session_state[SYNC] = {"report": {"cursor": full, "need": {}, "seq": 0}}
 
 
 @pytest.fixture
@@ -54,66 +59,104 @@ def test_every_control_runs(gen_page):
     for name in at.selectbox(key="gen_model").options:
         at.selectbox(key="gen_model").set_value(name).run()
         ok(at)
+        assert mounted(at)[1]["model"] == name
     at.selectbox(key="gen_model").set_value(at.selectbox(key="gen_model").options[0]).run()
     at.text_input(key="gen_prompt").set_value("for i in ").run()
     for t in (0.0, 0.05, 2.0, 0.8):
         at.slider(key="gen_temp").set_value(t).run()
         ok(at)
+        assert mounted(at)[1]["temperature"] == t
     at.number_input(key="gen_seed").set_value(42).run()
     at.number_input(key="gen_topk").set_value(5).run()
     at.slider(key="gen_len").set_value(50).run()
     ok(at)
-    at.segmented_control(key="gen_mode").set_value("One token at a time").run()
-    for _ in range(3):
-        at.button(key="gen_next").click().run()
-    at.button(key="gen_back").click().run()
-    ok(at)
-    assert at.slider(key="gen_step").value == 2
-    at.slider(key="gen_step").set_value(49).run()
-    at.button(key="gen_next").click().run()  # stops at the last token
-    assert at.slider(key="gen_step").value == 49
+    _, meta, arrays = mounted(at)
+    assert meta["n_steps"] == 50 and meta["top_k"] == 5 and meta["seed"] == 42
+    assert (arrays["kept"].sum(axis=1) <= 5).all()
     at.slider(key="gen_n").set_value(6).run()
     ok(at)
-    assert len(at.get("html")) == 1 + 6
+    assert len(at.get("html")) == 6
 
 
-def test_text_and_pipeline_are_the_models_numbers(gen_page):
+def test_the_payload_is_the_samplers_numbers(gen_page):
     at = gen_page(gen_seed="5", gen_temp="0.7", gen_len="30", gen_prompt="def ")
     ok(at)
     name = at.selectbox(key="gen_model").value
     from autoreg.pretrained import load_pretrained
 
-    want = generate_text(load_pretrained(name), "def ", 30, temperature=0.7, seed=5)
-    assert texts(at)[0].replace("⏎", "") == want
-    spec = pipeline(at)
-    probs = array(spec["data"][3]["y"])
-    assert probs.max() <= 1.0 and np.all(probs >= 0)
-    metric = at.metric[0]
-    drawn_p = float(metric.delta.split("= ")[1])
-    colours = spec["data"][3]["marker"]["color"]
-    assert drawn_p == pytest.approx(probs[colours.index("#f08c00")], abs=1e-3)
+    model = load_pretrained(name)
+    want = generate_text(model, "def ", 30, temperature=0.7, seed=5)
+    assert texts(at)[0].replace("⏎", "") == want  # the first sample is this seed's
+    _, meta, a = mounted(at)
+    assert meta["prompt"] + "".join(meta["tokens"]) == want
+    steps = list(sample(model, "def ", 30, 0.7, None, 5))
+    for i in (0, 13, 29):
+        p = sampling_pipeline(steps[i].logits, 0.7, None, (0,))
+        np.testing.assert_array_equal(a["p"][i], p.probs_after.numpy()[a["top"][i]])
+        assert a["d_p"][i] == steps[i].probs_after[steps[i].token_id]
+
+
+def test_the_link_opens_the_same_token_and_the_channel_keeps_the_url(gen_page):
+    at = gen_page(gen_step="7", gen_mode="One token at a time", gen_len="40")
+    ok(at)
+    options, meta, _ = mounted(at)
+    assert options["cursor"] == {"step": 7, "mode": "One token at a time", "speed": 2}
+    assert options["key"] == g.KEY and meta["view"] == "generate"
+    report(at, step=12, mode="All at once", speed=4)
+    at.run()
+    ok(at)
+    assert at.query_params["gen_step"] == ["12"] or at.query_params["gen_step"] == "12"
+    assert "gen_mode" not in at.query_params  # a default stays out of the link
+    at.number_input(key="gen_seed").set_value(3).run()  # a full run starts at the URL
+    assert mounted(at)[0]["cursor"]["step"] == 12
+    report(at, step=0, mode="All at once", speed=2)
+    at.run()
+    assert "gen_step" not in at.query_params
+
+
+def test_a_shorter_generation_clamps_the_pages_own_step_without_a_notice(gen_page):
+    at = gen_page(gen_len="100")
+    report(at, step=90)
+    at.run()
+    at.slider(key="gen_len").set_value(20).run()
+    ok(at)
+    assert mounted(at)[0]["cursor"]["step"] == 19
+    assert not any("gen_step" in w.value for w in at.warning)
 
 
 def test_seed_replays_and_zero_temperature_is_greedy(gen_page):
     a = gen_page(gen_seed="9", gen_len="40")
     b = gen_page(gen_seed="9", gen_len="40")
     c = gen_page(gen_seed="10", gen_len="40")
+    assert mounted(a)[1]["id"] == mounted(b)[1]["id"] != mounted(c)[1]["id"]
     assert texts(a)[0] == texts(b)[0] != texts(c)[0]
     greedy = gen_page(gen_temp="0", gen_len="40")
     ok(greedy)
-    assert len(set(texts(greedy)[1:])) == 1  # every seed gives the argmax text
+    assert len(set(texts(greedy))) == 1  # every seed gives the argmax text
+    _, meta, arrays = mounted(greedy)
+    assert meta["greedy"] and np.all(arrays["d_p"] == 1.0)
 
 
-def test_bad_url_values_fall_back_with_a_notice(gen_page):
-    at = gen_page(gen_temp="7", gen_model="no-such-model", gen_step="99999")
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [("gen_temp", "7"), ("gen_model", "no-such-model"), ("gen_step", "99999"),
+     ("gen_mode", "sideways"), ("gen_speed", "3")],
+)  # fmt: skip
+def test_bad_url_values_fall_back_with_a_notice(gen_page, key, bad):
+    at = gen_page(**{key: bad})
     ok(at)
     notes = " ".join(w.value for w in at.warning)
-    assert "gen_temp" in notes and "gen_model" in notes
+    assert key in notes and bad in notes, notes
+    if key in g.URL.values():
+        field = next(f for f, p in g.URL.items() if p == key)
+        assert mounted(at)[0]["cursor"][field] == g.DEFAULTS[field]
+        assert key not in at.query_params
 
 
 def test_presenter_mode_hides_secondary_controls(gen_page):
     at = gen_page(state={"presenter": True})
     ok(at)
     keys = {w.key for w in at.slider} | {w.key for w in at.number_input}
-    assert {"gen_temp", "gen_seed", "gen_step"} <= keys
+    assert {"gen_temp", "gen_seed"} <= keys
     assert not keys & {"gen_topk", "gen_len", "gen_n"}
+    assert mounted(at)[0]["presenter"] is True
