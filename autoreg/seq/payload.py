@@ -75,7 +75,7 @@ DETAILS = {
     "lstm": ("pre_forget", "pre_input", "pre_candidate", "pre_output", "kept", "written",
              "tanh_c"),
     "gru": ("pre_reset", "pre_update", "pre_candidate", "one_minus_z", "keep", "write"),
-    "rnn": ("pre",),
+    "rnn": ("pre", "pre_bound"),
 }  # fmt: skip
 
 
@@ -267,10 +267,28 @@ def _details(tr: Trace, layer: int) -> dict[str, np.ndarray]:
             "keep": z * h_prev,
             "write": one_minus_z * n,
         }
-    # A tanh RNN keeps no pre-activation: it is read back as atanh(h) (float32 h; a value
-    # within 1e-7 of ±1 is clipped, so a saturated unit's pre-activation is a lower bound).
-    h = tr.hidden[:, layer].astype(np.float64)
-    return {"pre": np.arctanh(np.clip(h, -1 + 1e-7, 1 - 1e-7)).astype(np.float32)}
+    return _rnn_pre(tr.hidden[:, layer])
+
+
+def _rnn_pre(h32: np.ndarray) -> dict[str, np.ndarray]:
+    """A tanh RNN's pre-activation, as far as its float32 h = tanh(pre) tells it.
+
+    Nothing records it, and tanh⁻¹ magnifies h's rounding (up to 2 ulp, the kernel's
+    tanh included) by 1 / (1 − h²). Where that error is under half the last printed
+    digit, ``pre`` is tanh⁻¹(h) and ``pre_bound`` 0; otherwise ``pre`` is the bound h
+    still guarantees and ``pre_bound`` its side (+1: pre ≥ it, −1: pre ≤ it), as the
+    cell diagram's figure prints it (``autoreg.viz.cell_diagram.rnn_pre_text``).
+    """
+    h = h32.astype(np.float64)
+    _, exp = np.frexp(np.abs(h32))
+    ulp = np.where(h32 != 0, np.ldexp(1.0, exp - 24), 2.0**-149)
+    with np.errstate(divide="ignore"):
+        err = np.where(np.abs(h) < 1, 2 * ulp / (1 - h * h), np.inf)
+    exact = err < 0.5 * 10.0**-DECIMALS
+    low = np.arctanh(np.clip(np.abs(h) - 2 * ulp, 0.0, 1 - 1e-16))
+    value = np.where(exact, np.arctanh(np.clip(h, -1 + 1e-16, 1 - 1e-16)), np.sign(h) * low)
+    bound = np.where(exact, 0, np.sign(h)).astype(np.float32)
+    return {"pre": value.astype(np.float32), "pre_bound": bound}
 
 
 def _digest(*parts: object) -> str:

@@ -734,6 +734,7 @@ registerView(
       const names = S.P.meta.details;
       const details = Object.fromEntries(names.map((n) => [n, det(n)]));
       if (names.some((n) => !details[n])) return { missing: true, ...out };
+      for (const n of names) out[n] = details[n];
       if (cell === "lstm") {
         Object.assign(out, {
           f: q("forget"), i: q("input"), g: q("candidate"), o: q("output"), c: q("cell"),
@@ -742,8 +743,11 @@ registerView(
         });
       } else if (cell === "gru") {
         Object.assign(out, { r: q("reset"), z: q("update"), n: q("candidate"), keep: details.keep, write: details.write, one_minus_z: details.one_minus_z });
-      } else out.pre = details.pre;
-      for (const n of names) out[n] = details[n];
+      } else if (details.pre_bound.v) {
+        // saturated: h pins the pre-activation down only to a bound (payload._rnn_pre)
+        const side = details.pre_bound.v > 0 ? "≥" : "≤";
+        out.pre = { v: details.pre.v, s: `${side} ${details.pre.s.replace(/^\+/, "")}` };
+      }
       return out;
     }
 
@@ -809,8 +813,8 @@ registerView(
       });
       root.addEventListener("mouseleave", () => S.api.tip.hide());
       const legends = el("div", { class: "stp-cell-legend" }, [
-        gradient(S, "gate", 0, 1, "σ gates"),
-        gradient(S, "signed", -1, 1, m.cell === "lstm" ? "h, g, c/|c|max" : "h, n"),
+        m.cell === "rnn" ? null : gradient(S, "gate", 0, 1, "σ gates"),
+        gradient(S, "signed", -1, 1, { lstm: "h, g, c/|c|max", gru: "h, n", rnn: "h, (W x + U h + b)/3" }[m.cell]),
       ]);
       const eq = el("div", { class: "stp-equations", "data-testid": "stp-equations" });
       const wait = el("div", { class: "stp-wait stp-cell-wait", text: "loading this unit's numbers…" });
@@ -888,8 +892,8 @@ registerView(
     const operand = (x) => {
       // a negative operand goes in parentheses, so 0.5·(-0.2) reads right
       const node = mn("");
-      const open = mo("");
-      const close = mo("");
+      const open = mo("(");
+      const close = mo(")");
       SLOTS.push({ name: x.slot, node, open, close });
       return row(open, node, close);
     };
@@ -905,9 +909,10 @@ registerView(
       for (const slot of slots) {
         const text = v[slot.name].s.replace(/^\+/, "");
         if (slot.open) {
-          const neg = text.startsWith("-");
-          slot.open.textContent = neg ? "(" : "";
-          slot.close.textContent = neg ? ")" : "";
+          // an empty <mo> would still take an operator's spacing: hide the parentheses
+          const shown = text.startsWith("-") ? "" : "none";
+          slot.open.style.display = shown;
+          slot.close.style.display = shown;
         }
         if (slot.node.textContent !== text) slot.node.textContent = text;
       }

@@ -180,12 +180,28 @@ def test_cell_details_are_the_cells_own_float32_products(tr):
             **{f"pre_{n}": tr.preactivations[n][:, 0, u] for n in tr.gates},
         }
     else:
-        h = tr.hidden[:, 0, u].astype(np.float64)
-        expect = {"pre": np.arctanh(np.clip(h, -1 + 1e-7, 1 - 1e-7)).astype(np.float32)}
+        from autoreg.viz.cell_diagram import rnn_pre_text  # the figure's own rule
+
+        h = tr.hidden[:, 0, u]
+        bound = printed["pre_bound"] // pl.SCALE
+        for hv, side, n in zip(h, bound, printed["pre"], strict=True):
+            shown = ("≥ " if side > 0 else "≤ " if side < 0 else "") + _digits(n)
+            assert shown == rnn_pre_text(float(hv), pl.DECIMALS).replace("−", "-"), hv
+        expect = {}
     for name, values in expect.items():
         assert header["arrays"][f"u{u}:{name}"]["scale"] == pl.SCALE
         for v, n in zip(values.astype(np.float32), printed[name], strict=True):
             assert _digits(n) == pl.fmt(float(v), pl.DECIMALS), (name, v)
+
+
+def test_a_saturated_rnn_unit_prints_the_bound_its_h_guarantees():
+    h = np.float32([0.5, -0.25, 0.99999994, -1.0, 0.0])
+    got = pl._rnn_pre(h[:, None])
+    assert np.array_equal(got["pre_bound"][:, 0], [0, 0, 1, -1, 0])
+    assert got["pre"][0, 0] == np.float32(np.arctanh(0.5)) and got["pre"][4, 0] == 0
+    ulp = 2.0**-24
+    assert got["pre"][2, 0] == np.float32(np.arctanh(float(h[2]) - 2 * ulp))  # pre >= this
+    assert got["pre"][3, 0] == -np.float32(np.arctanh(1 - 2 * 2.0**-23))  # 1.0 has a larger ulp
 
 
 def test_every_printed_state_digit_equals_format_of_the_trace(tr):

@@ -1,7 +1,9 @@
-"""The Step through figures show the trace's own numbers, at the cursor's step.
+"""What Step through computes besides the trace (unit orders, the embedding PCA, the CSV),
+and the cell diagram's figure.
 
-A tiny two-layer model of each cell with random weights is enough: the builders only
-slice the trace, so what matters is that the right slice lands in the right place.
+The per-step views themselves are drawn in the browser from the player's payload
+(tests/unit/seq/test_payload.py, tests/browser/test_step.py). A tiny two-layer model of
+each cell with random weights is enough here.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from autoreg.seq.tokenizers import CharTokenizer
 from autoreg.seq.trace import trace
 from autoreg.viz import cell_diagram as cd
 from autoreg.viz import stepper as vs
-from autoreg.viz.common import HIGHLIGHT
 
 TEXT = "def f(x):\n    return 'a' + x  # (done)\n"
 TOK = CharTokenizer.fit("abcdefghijklmnopqrstuvwxyz ()'+:#\n")  # "=" etc. unknown on purpose
@@ -47,57 +48,6 @@ def lstm_tr():
     return trace(_model("lstm"), TEXT)
 
 
-def test_quantities_are_the_trace_slices(tr):
-    q = vs.quantities(tr, 1)
-    assert np.array_equal(q["hidden"], tr.hidden[:, 1])
-    assert ("cell" in q) == (tr.cell_type == "lstm")
-    for name, g in tr.gates.items():
-        assert np.array_equal(q[name], g[:, 1])
-    with pytest.raises(ValueError, match="Layer 2"):
-        vs.quantities(tr, 2)
-
-
-@pytest.mark.parametrize("step", [0, 7, len(TEXT) - 1])
-def test_heatmap_holds_the_trace_numbers_and_the_cursor_is_at_the_step(tr, step):
-    q = vs.quantities(tr, 0)
-    order = vs.unit_order(q["hidden"], "clustered")
-    for name, values in q.items():
-        fig = vs.overview_heatmap(values, tr.tokens, step, name=name, order=order, unit=3)
-        z = np.asarray(fig.data[0].z)
-        assert np.array_equal(z, values[:, order].T)  # row k is unit order[k]
-        assert fig.data[0].y[0] == f"unit {order[0]}"
-        cursor = next(s for s in fig.layout.shapes if s.name == "cursor")
-        assert cursor.x0 == step - 0.5 and cursor.x1 == step + 0.5  # short text: no window
-        row = next(s for s in fig.layout.shapes if s.name == "unit")
-        assert (row.y0 + row.y1) / 2 == int(np.flatnonzero(order == 3)[0])
-        # hover labels carry step and token; the colour scale follows the quantity
-        assert fig.data[0].x[step] == f"{step} {vs.token_label(tr.tokens[step])}"
-        if vs.is_gate(name):
-            assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 1.0)
-        else:
-            assert fig.data[0].zmid == 0.0
-
-
-@pytest.mark.parametrize("step", [0, 59, 60, 250, 499])
-def test_long_heatmap_shows_a_window_around_the_cursor(step):
-    T, H, W = 500, 6, vs.HEATMAP_WINDOW
-    values = np.random.default_rng(0).normal(size=(T, H)).astype(np.float32)
-    tokens = [chr(97 + t % 26) for t in range(T)]
-    fig = vs.overview_heatmap(values, tokens, step, window=W)
-    lo, hi = vs.heatmap_window(T, step, W)
-    assert hi - lo == W and lo <= step < hi
-    assert np.array_equal(np.asarray(fig.data[0].z), values[lo:hi].T)
-    assert list(fig.data[0].x) == vs.step_labels(tokens)[lo:hi]
-    cursor = next(s for s in fig.layout.shapes if s.name == "cursor")
-    assert fig.data[0].x[int(cursor.x0 + 0.5)] == f"{step} {tokens[step]}"
-    assert fig.layout.xaxis.title.text == f"steps {lo}–{hi - 1} of {T}"
-
-
-def test_heatmap_rejects_a_step_outside_the_text(tr):
-    with pytest.raises(ValueError, match="outside"):
-        vs.overview_heatmap(tr.hidden[:, 0], tr.tokens, len(tr.tokens))
-
-
 def test_unit_orders_are_permutations_and_clustering_groups_twins():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(50, 4))
@@ -112,60 +62,12 @@ def test_unit_orders_are_permutations_and_clustering_groups_twins():
         vs.unit_order(values, "random")
 
 
-def test_strips_show_every_quantity_at_the_step(tr):
-    q = vs.quantities(tr, 1)
-    order = np.arange(12)[::-1]
-    fig = vs.step_strips(q, 5, order=order, unit=2)
-    assert len(fig.data) == len(q)
-    for trace_, (name, values) in zip(fig.data, q.items(), strict=True):
-        assert np.allclose(np.asarray(trace_.z)[0], values[5, order])
-        assert trace_.y[0] == vs.LABELS[name]
-    outlined = {(s.x0 + s.x1) / 2 for s in fig.layout.shapes}
-    assert outlined == {float(np.flatnonzero(order == 2)[0])}
-
-
-def test_topk_marks_the_true_next_token_with_its_probability(tr):
-    labels = [TOK.token(i) for i in range(TOK.vocab_size)]
-    t = 3
-    true_id = int(tr.ids[t + 1])
-    fig = vs.topk_bars(tr.probs[t], labels, k=3, true_id=true_id)
-    bar = fig.data[0]
-    ranked = np.argsort(-tr.probs[t])
-    assert np.allclose(bar.x[:3], tr.probs[t, ranked[:3]])
-    colours = list(bar.marker.color)
-    assert colours.count(HIGHLIGHT) == 1
-    k = colours.index(HIGHLIGHT)
-    assert math.isclose(bar.x[k], tr.probs[t, true_id], rel_tol=1e-6)
-    if true_id not in ranked[:3]:
-        assert len(bar.x) == 4 and "rank" in bar.y[-1]
-
-
-def test_surprise_line_is_the_trace_surprise_with_a_cursor(tr):
-    fig = vs.surprise_line(tr.surprise_bits, tr.tokens, 9)
-    assert np.allclose(fig.data[0].y, tr.surprise_bits, equal_nan=True)
-    assert np.isnan(fig.data[0].y[-1])  # nothing follows the last token
-    assert fig.layout.shapes[0].x0 == 9
-    now = next(d for d in fig.data if d.name == "this step")
-    assert now.x[0] == 9 and now.y[0] == tr.surprise_bits[9]
-
-
-def test_surprise_between_two_gaps_still_shows():
-    bits = np.array([np.nan, 2.0, np.nan, 1.0, 1.5, np.nan])
-    fig = vs.surprise_line(bits, list("abcdef"), 4)
-    alone = next(d for d in fig.data if d.name == "between gaps")
-    assert list(alone.x) == [1] and list(alone.y) == [2.0]
-
-
-def test_embedding_views():
+def test_embedding_pca():
     model = _model("gru")
     table = model.embed.weight.detach().numpy()
     coords, ratio = vs.pca_2d(table)
     assert coords.shape == (TOK.vocab_size, 2) and 0 < ratio.sum() <= 1 + 1e-9
     assert np.allclose(coords.mean(axis=0), 0, atol=1e-6)
-    fig = vs.embedding_map(coords, TOK.itos, 5, ratio=ratio)
-    assert fig.data[1].x[0] == coords[5, 0] and fig.data[1].text[0] == TOK.itos[5]
-    bar = vs.embedding_bar(table[5], TOK.itos[5])
-    assert np.array_equal(bar.data[0].y, table[5])
 
 
 def _hover(fig) -> dict[str, float]:
