@@ -93,6 +93,30 @@ def markdown_table(assets: Path = ASSETS) -> str:
     return "\n".join(rows) + "\n"
 
 
+def heldout_markdown_table(assets: Path = ASSETS) -> str:
+    """Text models on text they never trained on: held-out standard-library files and the
+    docstrings of third-party libraries, each beside its unigram and bigram baselines."""
+    rows = [
+        "| model | held-out stdlib files | unigram | bigram | third-party docstrings "
+        "| unigram | bigram |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, card in sequence_cards(assets).items():
+        m = card.get("metrics", {})
+        if "test_bits_per_token" not in m:
+            continue
+        rows.append(
+            f"| `{name}` | "
+            + " | ".join(
+                _fmt(m.get(f"{part}_{key}bits_per_token"))
+                for part in ("test", "docstrings")
+                for key in ("", "unigram_", "bigram_")
+            )
+            + " |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def _fd(card: dict) -> str:
     q = card.get("samples")
     if q is None:
@@ -242,6 +266,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "pages": _pages,
     "model-count": lambda: str(len(list_pretrained())),
     "sequence-models": markdown_table,
+    "heldout-text": heldout_markdown_table,
     "pixel-models": pixel_markdown_table,
     "sequence-training": sequence_training_table,
     "pixel-training": pixel_training_table,

@@ -1,7 +1,7 @@
 """Pretrained models shipped in ``assets/`` and the loader that turns a card into a model.
 
 Every ``assets/<name>.safetensors`` with an autoreg card is a pretrained model; its name is
-the file stem (``lstm-char-pydocs``). The card's ``kind`` picks the model family; each
+the file stem (``lstm-char-stdlib``). The card's ``kind`` picks the model family; each
 family module exposes ``model_from_checkpoint(ckpt) -> nn.Module`` and is imported lazily,
 so loading a sequence model never imports the PixelCNN code and vice versa.
 

@@ -48,7 +48,10 @@ with controls[0]:
         format_func=lambda q: ui.QUANTITY_LABELS.get(q, f"{q} gate"),
     )  # fmt: skip
 with controls[1]:
-    unit = url_widget(st.number_input, "Unit", 0, H - 1, best.unit, key="units_unit")
+    unit = url_widget(  # no default once the key holds a value: Streamlit warns on both
+        st.number_input, "Unit", 0, H - 1,
+        None if "units_unit" in st.session_state else best.unit, key="units_unit",
+    )  # fmt: skip
 label = f"{ui.short(qty)}[{unit}]"
 
 # 1. Colour the text ---------------------------------------------------------------------
@@ -83,8 +86,10 @@ probe_source = url_widget(
 probe_text, features = ui.probe(probe_source)
 st.markdown(
     f"Every unit (h, c and each gate of layer {layer}) is compared with features of "
-    f"{len(probe_text):,} characters of Python {probe_source} the model never trained "
-    "on. Yes/no features are scored by AUROC (the chance that the unit is higher on a "
+    f"{len(probe_text):,} characters the model never trained on ("
+    + ("held-out standard-library files" if probe_source == "code"
+       else "docstrings of NumPy, pandas and scikit-learn")
+    + "). Yes/no features are scored by AUROC (the chance that the unit is higher on a "
     "random *yes* than on a random *no*: 0.5 is chance, 1 or 0 is perfect), counts by "
     "Pearson correlation."
 )

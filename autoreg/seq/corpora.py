@@ -150,6 +150,28 @@ def stdlib_split(lib: Path | None = None) -> dict[str, str]:
     return {k: "\n\n".join(v) for k, v in parts.items()}
 
 
+def stdlib_heldout(part: str = "test", lib: Path | None = None) -> str:
+    """The held-out ``part`` ("val" or "test") of python-stdlib's files, read alone.
+
+    For probing trained models on code they never saw, without reading the whole library.
+    """
+    if part not in ("val", "test"):
+        raise ValueError(f"part must be 'val' or 'test', got {part!r}.")
+    root = Path(sysconfig.get_paths()["stdlib"]) if lib is None else lib
+    texts = []
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root)
+        if any(x in STDLIB_EXCLUDED for x in rel.parts[:-1]) or file_split(rel.as_posix()) != part:
+            continue
+        try:
+            texts.append(p.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, OSError):
+            continue
+    if not texts:
+        raise ValueError(f"No held-out standard-library files ({part}) under {root}.")
+    return "\n\n".join(texts)
+
+
 # Comments that are directives for tools, not English: left out of python-stdlib-english.
 _DIRECTIVE = re.compile(r"(!|-\*-|(type|noqa|pragma|fmt|pylint|mypy|isort)\b)", re.IGNORECASE)
 

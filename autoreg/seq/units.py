@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoreg.seq.corpora import python_code, python_docs, split
+from autoreg.seq.corpora import stdlib_heldout, third_party_docstrings
 from autoreg.seq.trace import Trace
 
 OPEN, CLOSE = "([{", ")]}"
@@ -290,24 +290,26 @@ def kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return (p * (np.log2(p) - np.log2(q))).sum(axis=-1)
 
 
-PROBES = {"documentation": python_docs, "code": python_code}
+# Probe texts no shipped text model trained on: held-out standard-library files (code)
+# and third-party docstrings (technical English).
+PROBES = {"documentation": third_party_docstrings, "code": stdlib_heldout}
 
 
 def probe_text(source: str = "documentation", n_chars: int = 4000) -> str:
-    """Validation text for finding units: Python documentation or Python code.
+    """Held-out text for finding units: technical documentation or Python code.
 
-    The text comes from the *validation* end of its corpus (``corpora.split``), so the
-    models never trained on it, starts a third of the way in (away from the split
-    point) and is cut at a line boundary. Documentation (what the shipped models learned)
-    gives prose and quoted names; code gives brackets, indentation and strings. Units are
-    scored on one source at a time: mixing them shifts every unit's baseline between the
-    halves and blurs the scores.
+    ``code`` is python-stdlib's held-out test files and ``documentation`` the docstrings of
+    installed third-party libraries, so the shipped models never trained on either. The
+    probe starts a third of the way in and is cut at a line boundary. Documentation gives
+    prose and quoted names; code gives brackets, indentation and strings. Units are scored
+    on one source at a time: mixing them shifts every unit's baseline between the halves
+    and blurs the scores.
     """
     if source not in PROBES:
         raise ValueError(f"Unknown probe text {source!r}; choose from {list(PROBES)}.")
     if n_chars < 200:
         raise ValueError(f"n_chars must be at least 200, got {n_chars}.")
-    _, val = split(PROBES[source]())
-    start = val.find("\n", len(val) // 3) + 1
-    chunk = val[start : start + n_chars]
+    text = PROBES[source]()
+    start = text.find("\n", len(text) // 3) + 1
+    chunk = text[start : start + n_chars]
     return chunk[: chunk.rfind("\n") + 1] or chunk

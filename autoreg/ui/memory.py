@@ -30,7 +30,7 @@ def _cell_is(cell: str):
 
 
 def char_model_pickers(show: bool) -> dict[str, str | None]:
-    """One character model per cell: ``{cell}-char-pydocs`` if shipped, else the first one.
+    """One character model per cell: ``{cell}-char-stdlib`` if shipped, else the first one.
 
     With ``show`` the user can pick another one (e.g. a model trained in this session).
     """
@@ -41,7 +41,7 @@ def char_model_pickers(show: bool) -> dict[str, str | None]:
         if not names:
             chosen[cell] = None
             continue
-        preferred = f"{cell}-char-pydocs"
+        preferred = f"{cell}-char-stdlib"
         index = names.index(preferred) if preferred in names else 0
         if col is None:
             chosen[cell] = names[index]

@@ -13,7 +13,7 @@ run, which loads the ones this session has not seen yet (trained in another tab,
 before a reload). Every page lists shipped and own models through ``model_names`` and
 opens either through ``get_model``.
 
-Names: a shipped model is its asset name (``lstm-char-pydocs``); an own model is
+Names: a shipped model is its asset name (``lstm-char-stdlib``); an own model is
 ``session:<label>`` and ``model_label`` shows it as "<label> (yours)".
 """
 

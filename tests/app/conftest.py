@@ -17,7 +17,7 @@ TIMEOUT = 90  # torch imports slowly on a cold 2-core machine; AppTest's default
 def open_page() -> Callable[..., AppTest]:
     """Return a function that opens one registered page of the app and runs it.
 
-    ``open_page("pages/step.py", step_model="lstm-char-pydocs")`` runs app.py, switches
+    ``open_page("pages/step.py", step_model="lstm-char-stdlib")`` runs app.py, switches
     to the page and runs again; keyword arguments become URL query parameters, and
     ``state={...}`` presets session state (AppTest drops the entrypoint's sidebar after
     ``switch_page``, so presenter mode is set through state, not through its toggle).

@@ -64,7 +64,7 @@ def test_memory_page_shows_the_gap_and_its_controls_work(app_server, page, artif
         i for i in range(charts.count()) if "Recall accuracy" in charts.nth(i).inner_text()
     )
     assert legend(page, recall_index) == ["RNN", "LSTM", "GRU"]
-    shipped = [c.upper() for c in ("rnn", "lstm", "gru") if f"{c}-char-pydocs" in list_pretrained()]
+    shipped = [c.upper() for c in ("rnn", "lstm", "gru") if f"{c}-char-stdlib" in list_pretrained()]
     assert lines == shipped, "one gradient curve per shipped character model"
     screenshot(page, artifacts_dir / "memory.png")
 

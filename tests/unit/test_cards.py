@@ -144,8 +144,9 @@ def test_shipped_sequence_models_meet_the_bar() -> None:
         for card in char.values():
             m = card["metrics"]
             assert m["val_bits_per_token"] < m["bigram_bits_per_token"] - 1
-    for name in cards_:
-        assert (ASSETS / f"{name}.safetensors").stat().st_size <= 3 * 2**20
+    for name, card in cards_.items():  # the book's word model: a 10,000-word softmax
+        cap = 12 if card.get("tokenizer", {}).get("kind") == "word" else 3
+        assert (ASSETS / f"{name}.safetensors").stat().st_size <= cap * 2**20
     recall = {
         c: cards_[f"{c}-recall"]["metrics"]["recall_accuracy"] for c in ("rnn", "lstm", "gru")
     }
