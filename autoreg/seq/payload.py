@@ -7,9 +7,10 @@ views, the downloadable HTML file and the tests all read the same bytes.
 
 Container (little-endian, every array 8-byte aligned so the browser views it in place)::
 
-    b"ARP1" | u32 n | n bytes of UTF-8 JSON {"meta": {...}, "arrays": {name: spec}} | pad
-    | array bytes ...          spec = {"dtype": "i2"|"i4"|"f4"|"f8", "shape": [...],
-                                       "offset": from the start of the blob, "scale"?: 10000}
+    b"ARP1" | u32 n | n bytes of UTF-8 JSON {"meta": {...}, "arrays": {name: spec}}
+    | spaces to an 8-byte boundary | the data section: every array, each padded to 8
+    spec = {"dtype": "i2"|"i4"|"f4"|"f8", "shape": [...], "offset": into the data
+            section, "scale"?: 10000}
 
 Exact numbers. Every number the browser prints is the trace's value rounded to the
 shown precision, as Python's ``format`` rounds it (``fmt``). State values (h, c, gates,
@@ -20,20 +21,24 @@ the product is exact in float64 (24 + 14 mantissa bits), so ``rint``, which roun
 halves to even like ``format``, gives the printed digits exactly, at 2 bytes a value
 instead of 4; the colours come from the same integers. Everything else printed
 (probabilities, surprise, embeddings, PCA coordinates) is sent as its own float32 or
-float64 value, which the browser formats exactly (``views/common.js: fmt``).
+float64 value, which the browser formats exactly (``static/player.js: fmt``). A tanh
+RNN keeps no pre-activation: it is tanh⁻¹(h) where h fixes it to the printed digits,
+and otherwise the bound h guarantees (``_rnn_pre``).
 
 A step payload (``step_payload``) has a base part that covers every step (tokens, the
 next-token top-k, surprise, embeddings) and two parts that can come in pieces:
 
-- *windows* of the per-unit states ``q:<quantity>`` (W steps x H units), W chosen so a
-  window stays under ``WINDOW_BYTES``: the default text is one window; a 2,000-token
-  text on a 256-unit LSTM is four, and the browser asks for the next before it is needed;
+- *windows* ``w<k>:<quantity>`` of the per-unit states (W steps x H units, and the
+  state before the window's first step), W chosen so a window stays under
+  ``WINDOW_BYTES``: the default text is one window, a 2,000-token text on a 256-unit
+  LSTM four; the browser asks for the next one before the cursor gets there;
 - *unit details* ``u<unit>:<name>`` (T values per unit): what only the cell diagram
-  prints for its chosen unit (pre-activations, f·c, i·g, tanh c). The base part holds
-  the chosen unit's; the browser asks for another unit's when the user picks it.
+  prints for its chosen unit (pre-activations, f·c, i·g, tanh c). The page sends the
+  chosen unit's; the browser asks for another unit's when the user picks it.
 
-``window_payload`` and ``units_payload`` build those pieces; ``merge`` joins pieces into
-one self-contained payload (the downloadable HTML file).
+``window_payload`` and ``units_payload`` build those pieces; ``merge`` joins blobs of
+one trace; ``step_payload(..., windows=None, units=None)`` is everything at once (the
+downloadable HTML file).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The readouts are checked against ``autoreg.trace`` computed here, step by step; 
 slider, play/pause, copied links, bad links, the saved HTML file (opened from disk,
 offline) and a long text that arrives in windows are driven as a user would.
 
-Screenshots (look at them): tests/artifacts/step.png (the whole page mid-sequence),
+Screenshots (look at them): tests/artifacts/step-mid.png (the whole page mid-sequence),
 step-lstm-diagram.png (the LSTM cell at its "cell" sub-step), step-presenter.png,
 step-saved.png (the saved file, opened from disk).
 """
@@ -336,7 +336,7 @@ def test_screenshots_mid_sequence_and_in_presenter_mode(app_server, page, artifa
     page.get_by_test_id("stp-equations").locator("math").first.wait_for()
     assert _step(page) == 60
     assert_clean(page)
-    screenshot(page, artifacts_dir / "step.png")
+    screenshot(page, artifacts_dir / "step-mid.png")
     normal = page.locator(".stp-metric-value").first.evaluate(
         "e => parseFloat(getComputedStyle(e).fontSize)"
     )
