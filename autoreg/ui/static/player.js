@@ -297,7 +297,10 @@ window.addEventListener("arp:data", (e) => {
 });
 
 const PLAYERS = new Set();
-const sameCursor = (a, b) => JSON.stringify(a || {}) === JSON.stringify(b || {});
+function sameCursor(a, b) {
+  const ka = Object.keys(a || {});
+  return ka.length === Object.keys(b || {}).length && ka.every((k) => String(a[k]) === String((b || {})[k]));
+}
 
 class Player {
   constructor(parent) {
@@ -375,7 +378,10 @@ class Player {
     }
     this.lastServer = server;
     this.key = options.key;
-    if (same) mergeInto(this.payload, payload); // keep the windows and units fetched so far
+    if (same) {
+      mergeInto(this.payload, payload); // keep the windows and units fetched so far
+      this.payload.meta = payload.meta; // a payload that grows (a live generation) updates its meta
+    }
     else {
       this.payload = payload;
       this.needs = { windows: new Set(), units: new Set() };
@@ -393,6 +399,7 @@ class Player {
     this.speedSel.replaceChildren(...speeds.map((s) => el("option", { value: String(s), text: `${s}` })));
     this.speedSel.value = String(this.speed);
     this.speedBox.hidden = !!options.presenter && !options.show_speed;
+    this.speedBox.lastChild.textContent = options.speed_unit || "steps/s"; // e.g. "pixels/s"
     this.host.classList.toggle("arp-present", !!options.presenter);
     this.host.dataset.view = payload.meta.view;
     this.slider.max = String(this.n - 1);
@@ -407,7 +414,11 @@ class Player {
       view.mount(this.view, this.payload, this.viewOptions(), this.api);
     }
     ACTIVE = this;
-    this.draw();
+    // options.autoplay: a new payload (a generation just started) plays from its start
+    if (!same && options.autoplay) {
+      this.t = 0;
+      this.play();
+    } else this.draw();
   }
 
   viewOptions() {
@@ -471,10 +482,15 @@ class Player {
       if (!this.playing) return;
       const every = 1000 / this.speed;
       if (now - last >= every) {
-        last = now - last > 2 * every ? now : last + every; // a slow frame plays late, never twice
-        this.t = Math.min(this.n - 1, this.t + 1);
-        if (this.t >= this.n - 1) this.pause(false);
-        this.draw();
+        // options.burst: at speeds above the frame rate a frame may take up to that many
+        // steps (a pixel replay); otherwise a slow frame plays late, never twice
+        const k = Math.max(1, Math.min(this.options.burst || 1, Math.floor((now - last) / every)));
+        last = now - last > (k + 1) * every ? now : last + k * every;
+        const before = this.t;
+        this.t = Math.min(this.n - 1, this.t + k);
+        // options.live: the data still grows, so the end waits for more instead of pausing
+        if (this.t >= this.n - 1 && !this.options.live) this.pause(false);
+        if (this.t !== before || !this.playing) this.draw();
       }
       if (this.playing) requestAnimationFrame(tick);
     };
@@ -526,6 +542,11 @@ class Player {
     if (!this.key || this.options.standalone) return;
     const need = { windows: [...this.needs.windows], units: [...this.needs.units] };
     const cursor = { ...this.cursor };
+    // Until something changes, the server knows the cursor already (it sent it): saying
+    // so would cost a rerun on every page load.
+    const asking = need.windows.length + need.units.length > 0;
+    if (!this.reported && !asking && sameCursor(cursor, this.lastServer)) return;
+    this.reported = true;
     this.lastReported = cursor;
     window.dispatchEvent(
       new CustomEvent("arp:report", { detail: { player: this.key, cursor, playing: this.playing, need, seq: this.seq } })
