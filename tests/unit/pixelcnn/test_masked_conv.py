@@ -2,11 +2,22 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from autoreg.pixelcnn import MaskedConv2d, ResidualBlock, causal_mask
 
-# Tiny models: one thread avoids oversubscribing the shared CPU (much faster here).
-torch.set_num_threads(1)
+
+def _visible(k: int, mask_type: str) -> torch.Tensor:
+    """The mask from its definition, tap by tap: offset (dr, dc) from the centre is seen
+    iff that pixel comes before the centre in raster order (or is the centre, for B)."""
+    c = k // 2
+    mask = torch.zeros(k, k)
+    for r in range(k):
+        for col in range(k):
+            dr, dc = r - c, col - c
+            before = dr < 0 or (dr == 0 and dc < 0)
+            mask[r, col] = float(before or (mask_type == "B" and dr == dc == 0))
+    return mask
 
 
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
@@ -61,14 +72,47 @@ def test_training_cannot_leak_through_masked_taps():
     assert y.grad[0, 0, 3, 3] == 0
 
 
+@pytest.mark.parametrize("k", [1, 3, 5, 7])
 @pytest.mark.parametrize("mask_type", ["A", "B"])
-def test_conv_equals_plain_conv_with_masked_weight(mask_type):
-    torch.manual_seed(1)
-    conv = MaskedConv2d(3, 4, 3, mask_type)
-    x = torch.randn(2, 3, 7, 7)
-    ref = torch.nn.functional.conv2d(x, conv.weight * conv.mask, conv.bias, padding=1)
-    assert torch.allclose(conv(x), ref)
-    assert conv(x).shape == (2, 4, 7, 7)
+def test_conv_equals_a_plain_conv_with_a_hand_built_mask(k: int, mask_type: str) -> None:
+    torch.manual_seed(k)
+    conv = MaskedConv2d(3, 4, k, mask_type)
+    x = torch.randn(2, 3, 9, 9)
+    w = conv.weight.detach() * _visible(k, mask_type)  # the mask from its definition
+    ref = F.conv2d(x, w, conv.bias.detach(), padding=k // 2)
+    with torch.no_grad():
+        out = conv(x)
+    assert out.shape == (2, 4, 9, 9)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("mask_type", ["A", "B"])
+def test_each_output_pixel_depends_only_on_earlier_pixels(k: int, mask_type: str) -> None:
+    """By autograd, pixel by pixel: d out[r, c] / d x is zero at (r, c) itself (mask A)
+    and everywhere later in raster order; and non-zero at every tap the kernel can reach
+    (all its weights are non-zero), so the check cannot pass by seeing nothing."""
+    torch.manual_seed(0)
+    conv = MaskedConv2d(2, 3, k, mask_type)
+    with torch.no_grad():
+        conv.weight.copy_(torch.rand_like(conv.weight) + 0.5)  # no tap is zero by chance
+    size = 6
+    for r in range(size):
+        for col in range(size):
+            x = torch.randn(1, 2, size, size, requires_grad=True)
+            conv(x)[0, :, r, col].sum().backward()
+            seen = x.grad[0].abs().sum(0) > 0  # (H, W)
+            order = torch.arange(size * size).view(size, size)
+            here = r * size + col
+            later = order > here if mask_type == "B" else order >= here
+            assert not seen[later].any(), (r, col)
+            c = k // 2
+            for dr in range(-c, c + 1):
+                for dc in range(-c, c + 1):
+                    rr, cc = r + dr, col + dc
+                    inside = 0 <= rr < size and 0 <= cc < size
+                    if inside and _visible(k, mask_type)[dr + c, dc + c]:
+                        assert seen[rr, cc], (r, col, dr, dc)
 
 
 def test_residual_added_once():
