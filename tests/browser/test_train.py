@@ -1,22 +1,42 @@
-"""The Train page in real Chromium: a live run, interaction while it trains, two sessions.
+"""The Train page in real Chromium: a live run, interaction while it trains, a reload
+while it trains, two sessions.
 
 Runs use small settings passed in the URL (the page's widgets are URL-bound), so they
-take seconds, not minutes, even on a busy 2-core machine.
+take seconds, not minutes, even on a busy 2-core machine. The server keeps the trained
+models in a temporary folder (``kept_server``), never in the user's cache.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from autoreg import lab
 from autoreg.checkpoints import parse_checkpoint
 from tests.browser.conftest import VIEWPORT, assert_clean, open_app, screenshot, wait_idle
+from tests.browser.kept_server import serve_with_cache
 
 pytestmark = pytest.mark.browser
 
 LIVE = "train_corpus=python-docs&train_hidden=64&train_epochs=20"
+
+
+@pytest.fixture(scope="module")
+def app_server(chromium_path, tmp_path_factory) -> Iterator[str]:
+    """This module's own server: its runs keep their models in a temporary folder."""
+    with serve_with_cache(tmp_path_factory.mktemp("cache"), "server-train.log") as base:
+        yield base
+
+
+def curve_first_step(page) -> float:
+    """The training step of the loss chart's first point (0 before the first step)."""
+    return page.evaluate(
+        "(() => { const g = document.querySelector('.stPlotlyChart .js-plotly-plot');"
+        " const d = g && g._fullData; const x = d && d.length && d[0].x;"
+        " return (x && x.length) ? Number(x[0]) : 0; })()"
+    )
 
 
 def curve_points(page) -> int:
@@ -102,9 +122,42 @@ def test_live_run_survives_clicks_stops_and_downloads(app_server, page, artifact
     assert_clean(page)
 
 
+def test_a_running_run_is_drawn_again_after_a_reload_and_in_a_new_tab(app_server, page):
+    open_train(page, app_server, LIVE)
+    start(page)
+    wait_for(lambda: curve_points(page) >= 5, what="the first loss points")
+    label = page.get_by_role("heading", name="Run:").inner_text()
+    before = curve_last_step(page)
+    page.reload(wait_until="domcontentloaded")  # a new session of the same browser
+    page.get_by_test_id("stProgress").first.wait_for(timeout=60_000)
+    assert page.get_by_role("heading", name="Run:").inner_text() == label
+    wait_for(lambda: curve_last_step(page) > before, what="the reloaded page to follow the run")
+    assert curve_first_step(page) <= 2  # the whole history, not only what came after
+    assert "running" in progress_text(page)
+    assert page.get_by_role("button", name="Start training").is_disabled()
+    # a link opened in another tab of this browser shows the same run, and can stop it
+    tab = page.context.new_page()
+    tab.goto(f"{app_server}/train", wait_until="domcontentloaded")
+    tab.get_by_test_id("stProgress").first.wait_for(timeout=60_000)
+    assert tab.get_by_role("heading", name="Run:").inner_text() == label
+    tab.get_by_role("button", name="Stop").click()
+    wait_for(lambda: "stopped" in progress_text(page), what="the first tab to see the stop")
+    page.get_by_text("is ready").wait_for(timeout=60_000)
+    assert (
+        "kept on this server for this browser only"
+        in page.get_by_test_id("stAlertContentSuccess").inner_text()
+    )
+    # the finished run's model is this browser's after another reload
+    page.reload(wait_until="domcontentloaded")
+    wait_idle(page)
+    run_label = label.removeprefix("Run: ").strip()
+    assert any(o.startswith(run_label + " (yours") for o in _model_options(page))
+    assert_clean(page)
+    tab.close()
+
+
 def _model_options(page) -> list[str]:
-    """The options of the Step-through page's model picker, reached through the menu (a
-    new page load would start a new session, without this session's models)."""
+    """The options of the Step-through page's model picker, reached through the menu."""
     page.get_by_test_id("stSidebarNav").get_by_text("Step through", exact=True).click()
     wait_idle(page)
     page.get_by_test_id("stSelectbox").first.click()
@@ -148,6 +201,11 @@ def test_two_sessions_train_at_once_and_keep_their_own(app_server, browser, arti
         # A's model joined A's lists only
         assert any("lstm-char-python-code #1 (yours" in o for o in _model_options(a))
         assert not any("(yours" in o for o in _model_options(b))
+        # a reload of B still shows only B's own
+        b.reload(wait_until="domcontentloaded")
+        wait_idle(b)
+        options_b = _model_options(b)
+        assert not any("python-code" in o for o in options_b)
         for p in pages:
             assert p.get_by_test_id("stException").count() == 0
     finally:
