@@ -25,9 +25,11 @@ _HTML = """
 """
 
 _CSS = """
-.pc-wrap { display: flex; flex-direction: column; gap: 6px; font-family: sans-serif; }
+.pc-wrap { display: flex; flex-direction: column; gap: 6px; font-family: sans-serif;
+           max-width: 100%; overflow: hidden; }
 .pc-canvas { touch-action: none; cursor: crosshair; border: 1px solid #adb5bd;
-             image-rendering: pixelated; width: fit-content; }
+             image-rendering: pixelated; max-width: 100%; height: auto;
+             box-sizing: border-box; display: block; }
 .pc-tools { display: flex; gap: 14px; align-items: center; font-size: 14px; }
 .pc-tools button { padding: 2px 10px; }
 """

@@ -1,4 +1,4 @@
-"""Streamlit helpers of the image pages: model picker, cached data, the generation job.
+"""Streamlit helpers of the image pages: model picker, cached data, generation and replay.
 
 Shipped models and what is computed from them (receptive-field stencils, the mask-off
 demo, stacked fields) live in ``st.cache_resource``: shared by every session and
@@ -6,23 +6,20 @@ read-only. A generation belongs to one session: a ``GenerationRun`` kept in
 ``st.session_state`` and filled in by its own daemon thread, so the page stays
 responsive and a Stop button can end it.
 
-The replay (``player``) is self-clocked, like the Step through page's (``stepper``): a
-``run_every`` timer failed in Chromium, because every tick is a request carrying the
-browser's widget values, and a "Pixels drawn" slider left over from the last pause
-came back with its old value; the server ran its ``on_change``, which moved the
-position back and paused, so Play after a Pause never resumed. Now no timer runs: at
-the end of a completed fragment run the fragment waits out the rest of the interval
-and reruns itself (``st.rerun(scope="fragment")``); those reruns carry no browser
-values. Callbacks only record what was asked; ``_resolve`` decides once per run, and
-the position is written back every run. A fragment may rerun itself only during a
-fragment run, so the controls live inside it, Generate reruns only the fragment, and
-any other full run (a start control changed) pauses.
+The replay runs in the browser (``autoreg.ui.player``, view ``static/pixels.js``): what
+the run has recorded is packed (``autoreg.pixelcnn.replay``) and the player steps,
+scrubs, plays and pauses over it with no server round trip, so Pause stops on the frame
+on screen and End is instant. While the run still draws, a small fragment reruns every
+``POLL`` seconds and sends the grown record under the same id (the browser keeps its
+cursor, and playing waits at the end for more); when the run ends, one full rerun
+switches the timer off. The cursor (``URL``: pixels drawn, the sample shown large,
+speed) reaches the URL through the player's channel; a copied link regenerates the
+same sample (seeded) and opens at the same pixel.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import uuid
 
 import streamlit as st
 import torch
@@ -30,9 +27,10 @@ import torch
 from autoreg.pixelcnn.data import load_images
 from autoreg.pixelcnn.demos import MaskDemo, StackFields, stack_fields, train_mask_demo
 from autoreg.pixelcnn.generation import FieldStencil, GenerationRun, Start
-from autoreg.ui.chrome import presenting
+from autoreg.pixelcnn.replay import replay_payload, run_id
+from autoreg.ui import player as pp
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
-from autoreg.ui.urlstate import url_widget
+from autoreg.ui.urlstate import notice, url_widget
 
 RUN_KEY = "pixels_run"  # session_state: the current GenerationRun
 PREFERRED = ("pixelcnn-mnist16", "gated-mnist16", "pixelcnn-digits8")
@@ -127,9 +125,21 @@ def mask_demo() -> MaskDemo:
 
 # --- the generation job ----------------------------------------------------------------
 
+KEY = "pixels_player"
+URL = {"step": "pixels_step", "focus": "pixels_focus", "speed": "pixels_speed"}
+SPEEDS = (8, 16, 32, 64, 128, 256)  # pixels per second of play
+DEFAULTS = {"step": 0, "focus": 0, "speed": 32}
+POLL = 0.5  # seconds between updates of the replay while the run draws
+AUTOPLAY = "pixels_autoplay"  # session_state: id of a run to play once it is mounted
+BLOBS = "pixels_blobs"  # session_state: {run id: (pixels computed, payload)}
+
 
 def current_run() -> GenerationRun | None:
     return st.session_state.get(RUN_KEY)
+
+
+def _settings(name: str, n: int, start: Start, temperature: float, seed: int) -> tuple:
+    return (name, int(n), float(temperature), int(seed), start.image.tolist(), start.known.tolist())
 
 
 def start_run(name: str, n: int, start: Start, temperature: float, seed: int) -> GenerationRun:
@@ -137,8 +147,11 @@ def start_run(name: str, n: int, start: Start, temperature: float, seed: int) ->
     stop_run()
     run = GenerationRun(get_model(name), n, start, temperature, seed)
     run.model_name = name  # type: ignore[attr-defined]  # which model drew it
+    run.settings = _settings(name, n, start, temperature, seed)  # type: ignore[attr-defined]
+    run.uid = uuid.uuid4().hex  # type: ignore[attr-defined]  # two equal runs differ
     run.start_background()
     st.session_state[RUN_KEY] = run
+    st.session_state.pop(BLOBS, None)
     return run
 
 
@@ -151,8 +164,11 @@ def resample_run(step: int, seed: int) -> GenerationRun | None:
     run.stop()
     new = run.resample_from(step, get_model(name), seed)
     new.model_name = name  # type: ignore[attr-defined]
+    new.settings = None  # type: ignore[attr-defined]  # no longer what the controls say
+    new.uid = uuid.uuid4().hex  # type: ignore[attr-defined]
     new.start_background()
     st.session_state[RUN_KEY] = new
+    st.session_state.pop(BLOBS, None)
     return new
 
 
@@ -184,146 +200,110 @@ def clicked_pixel(key: str) -> tuple[int, int] | None:
     return pixel
 
 
-# --- the replay player (self-clocked, see the module docstring) --------------------------
-
-POS, PLAYING, JUMP = "pixels_pos", "pixels_playing", "pixels_jump"
-SCRUB = "pixels_scrub"  # the "Pixels drawn" slider, shown while paused
-PANEL = "pixels_panel"  # key of the replay fragment
-FULL_RUN = "pixels_full_run"  # set by the full run just before it calls the fragment
-TICK = "pixels_tick"  # the fragment queued its own next run: advance
-ASK = "pixels_ask"  # what this run's callbacks asked for
-INTERVAL = 0.25  # seconds between autoplay steps
-SPEEDS = (1, 2, 4, 8, 16, 32)  # pixels per step of play
-
-
-def _ask(**what: object) -> None:
-    st.session_state.setdefault(ASK, {}).update(what)
-
-
-def _set_playing(playing: bool) -> None:
-    # Sets rather than toggles: a click replayed after an interrupted run changes nothing.
-    _ask(play=playing)
-    st.rerun(PANEL)  # a fragment run even if the click came with a full run (AppTest)
-
-
-def _resample() -> None:
-    _ask(resample=True)
-    st.rerun(PANEL)  # it plays: a fragment run, as for Play
+def _play_from_start(run: GenerationRun) -> None:
+    st.session_state[AUTOPLAY] = run_id(run)
+    st.session_state.setdefault(f"{KEY}_cursor", {}).update(step=0)
 
 
 def generate(name: str, n: int, start: Start, temperature: float, seed: int) -> None:
-    """Generate's callback: start a run and play it (a fragment run, so it can clock)."""
+    """Generate's callback: start a run; the browser plays it as it comes in."""
+    _play_from_start(start_run(name, n, start, temperature, seed))
+
+
+def resample() -> None:
+    """Resample's callback: keep the pixels drawn up to the browser's cursor, redraw the rest."""
+    run = current_run()
+    if run is None:
+        return
+    step = int(st.session_state.get(f"{KEY}_cursor", {}).get("step", 0))
+    new = resample_run(min(step, run.computed), run.seed + 1)
+    if new is not None:
+        _play_from_start(new)
+
+
+def start_from_link(name: str, n: int, start: Start, temperature: float, seed: int) -> bool:
+    """A link that names a pixel (``pixels_step``) on a session with no run: generate the
+    same seeded sample now, so the link opens on the same view. True when started."""
+    if current_run() is not None or st.query_params.get(URL["step"]) is None:
+        return False
     start_run(name, n, start, temperature, seed)
-    st.session_state.update({POS: 0, JUMP: False})
-    _set_playing(True)
-
-
-def _wait(seconds: float) -> bool:
-    """Sleep the rest of the autoplay interval; False ends the self-clock (tests)."""
-    if seconds > 0:
-        time.sleep(seconds)
     return True
 
 
-def player(draw: Callable[[GenerationRun, int], None]) -> None:
-    """The replay panel: buttons, progress, position, then ``draw(run, position)``.
+def stale(name: str, n: int, start: Start, temperature: float, seed: int) -> str | None:
+    """Why the run on screen is not what the controls now ask for, or None."""
+    run = current_run()
+    if run is None:
+        return None
+    made = getattr(run, "settings", None)
+    if made is None:
+        return "Shown: a resampled generation. Press Generate to start again from these settings."
+    if made != _settings(name, n, start, temperature, seed):
+        who = model_label(made[0])
+        return (
+            f"Shown: the generation made with other settings ({who}, {made[1]} samples, "
+            f"T = {made[2]:g}, seed {made[3]}). Press Generate to draw with these ones."
+        )
+    return None
 
-    Call it from the page body on every run, even before the first Generate (its key
-    must exist for Generate to rerun it alone).
-    """
-    st.session_state[FULL_RUN] = True  # only full runs execute the page body
-    _panel(draw)
+
+def payload(run: GenerationRun) -> bytes:
+    """The run's record as a player payload (re-packed only when it has grown)."""
+    blobs = st.session_state.setdefault(BLOBS, {})
+    key = run_id(run)
+    computed = run.computed
+    if key not in blobs or blobs[key][0] != computed:
+        name = run.model_name  # type: ignore[attr-defined]
+        blobs.clear()
+        blobs[key] = (computed, replay_payload(run, field_stencil(name), model=name, upto=computed))
+    return blobs[key][1]
 
 
-@st.fragment(key=PANEL)
-def _panel(draw: Callable[[GenerationRun, int], None]) -> None:
-    started = time.monotonic()
-    s = st.session_state
-    full = s.pop(FULL_RUN, False)
+def live_cursor() -> dict:
+    """The cursor the server last heard from the browser (step, focus, speed)."""
+    return st.session_state.setdefault(f"{KEY}_cursor", dict(DEFAULTS))
+
+
+def replay(present: bool) -> None:
+    """The replay panel: the player over the current run, updated while the run draws."""
     run = current_run()
     if run is None:
         st.info("Choose a start and press **Generate**.")
         return
-    if run.error:
-        st.error(f"Generation failed: {run.error}")
     if run.total == 0:
         st.info("Every pixel of this start is given: nothing to generate. Erase a part first.")
         return
-    run = _resolve(run, full)
-    _controls(run)
-    draw(run, s[POS])
-    ticking = s[PLAYING] or s[JUMP] or not (run.done or run.stopped)
-    if ticking and not full and _wait(INTERVAL - (time.monotonic() - started)):
-        s[TICK] = True
-        st.rerun(scope="fragment")
+    held = st.session_state.get(f"{KEY}_cursor")
+    fields = {"step": range(run.total + 1), "focus": range(run.n), "speed": SPEEDS}
+    cursor, notes = pp.cursor_from_url(URL, fields, DEFAULTS, held)
+    for note in notes:
+        notice(note)
+    drawing = not (run.done or run.stopped or run.error)
+    # The cursor is read once per full run: while the fragment reruns, the browser's own
+    # cursor holds (the player keeps it when the server's has not changed).
+    st.fragment(_replay, run_every=POLL if drawing else None)(present, drawing, cursor)
 
 
-def _resolve(run: GenerationRun, full: bool) -> GenerationRun:
-    """Apply this run's asks and our own tick to the position; returns the current run.
-
-    Runs before the slider exists. While the server moves the position (playing, or
-    following the generation after End) no slider is shown, so a slider value then is
-    the browser's stale copy; paused, it counts only when it is the one thing asked.
-    """
-    s = st.session_state
-    tick, ask = s.pop(TICK, False), s.pop(ASK, {})
-    pos, playing, jump = int(s.get(POS, 0)), bool(s.get(PLAYING)), bool(s.get(JUMP))
-    if ask.get("resample"):
-        run = resample_run(min(pos, run.computed), run.seed + 1) or run
-        pos, playing, jump = 0, True, False
-    pick = clicked_pixel("pixels_pick")
-    if pick is not None and run.step_of(*pick) is not None:
-        pos, playing, jump = run.step_of(*pick), False, False
-    elif ask.get("slid") and len(ask) == 1 and not (playing or jump) and SCRUB in s:
-        pos = int(s[SCRUB])
-    if ask.get("next"):
-        pos, playing, jump = min(run.total, pos + 1), False, False
-        if run.computed < pos:
-            run.advance(pos - run.computed)
-    if ask.get("end"):
-        playing, jump = False, True
-    if "play" in ask:
-        playing, jump = bool(ask["play"]), False
-        if playing and pos >= run.total:
-            pos = 0  # Play at the end plays from the start again
-    elif playing and tick:
-        pos = min(pos + int(s.get("pixels_speed", 4)), run.computed)
-    if jump:
-        pos = run.computed
-    pos = min(pos, run.total)
-    if pos >= run.total:
-        playing = jump = False
-    s[POS] = pos  # written every run: the slider adopts the server's position
-    s[PLAYING], s[JUMP] = playing and not full, jump and not full  # a full run cannot clock
-    return run
-
-
-def _controls(run: GenerationRun) -> None:
-    """Play/Pause, Step, End, Stop, Resample, speed; progress and the position."""
-    s = st.session_state
-    playing = s[PLAYING]
-    b = st.columns([1, 1, 1, 1, 1.4, 2])
-    b[0].button("Pause" if playing else "Play", key="pixels_play", on_click=_set_playing,
-                args=(not playing,), icon=":material/pause:" if playing
-                else ":material/play_arrow:")  # fmt: skip
-    b[1].button("Step", key="pixels_next", on_click=_ask, kwargs={"next": True},
-                icon=":material/skip_next:")  # fmt: skip
-    b[2].button("End", key="pixels_end", on_click=_ask, kwargs={"end": True},
-                icon=":material/last_page:")  # fmt: skip
-    b[3].button("Stop", key="pixels_stop", on_click=stop_run, icon=":material/stop:",
-                disabled=run.done or run.stopped)  # fmt: skip
-    b[4].button("Resample from here", key="pixels_resample", on_click=_resample,
-                icon=":material/refresh:",
-                help="Keep the pixels drawn so far, redraw the rest with the next "
-                "seed.")  # fmt: skip
-    if not presenting():
-        b[5].select_slider("Pixels per step of play", SPEEDS, 4, key="pixels_speed")
-    label = f"computed {run.computed} of {run.total} pixels" + (" (stopped)" if run.stopped else "")
-    st.progress(run.computed / run.total, text=label)
-    pos = s[POS]
-    if playing or s[JUMP]:  # the server moves the position: a bar, not a slider
-        st.progress(pos / run.total, text=f"Pixels drawn: {pos} of {run.total}")
-    else:
-        s[SCRUB] = pos
-        st.slider("Pixels drawn", 0, run.total, key=SCRUB, on_change=_ask,
-                  kwargs={"slid": True})  # fmt: skip
+def _replay(present: bool, timed: bool, cursor: dict) -> None:
+    run = current_run()
+    if run is None:
+        return
+    if run.error:
+        st.error(f"Generation failed: {run.error}")
+    drawing = not (run.done or run.stopped or run.error)
+    if not run.done:  # while it draws, or where it stopped
+        label = f"computed {run.computed} of {run.total} pixels"
+        st.progress(run.computed / run.total, text=label + (" (stopped)" if run.stopped else ""))
+    if drawing and cursor["step"] > run.computed:  # a link's pixel is not drawn yet
+        st.info(f"Drawing the link's sample up to pixel {cursor['step']}…")
+        return
+    autoplay = st.session_state.get(AUTOPLAY) == run_id(run)
+    options = pp.player_options(
+        KEY, cursor, presenter=present, speeds=SPEEDS, speed=DEFAULTS["speed"],
+        live=drawing, autoplay=autoplay, burst=8, speed_unit="pixels/s",
+    )  # fmt: skip
+    pp.player("pixels", payload(run), key=KEY, options=options, url=URL, defaults=DEFAULTS)
+    if autoplay:
+        st.session_state.pop(AUTOPLAY, None)  # once: a reload does not replay again
+    if timed and not drawing:
+        st.rerun()  # the run ended while the timer ticks: one full run switches it off

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from autoreg.viz.common import ACCENT, DIVERGING, HIGHLIGHT, MUTED, style
-from autoreg.viz.pixels import GREYS, _np, click_layer, square_axes
+from autoreg.viz.pixels import GREYS, _np, click_layer, legend_below, square_axes
 
 VISIBLE, HIDDEN = ACCENT, "#e9ecef"
 
@@ -149,12 +149,8 @@ def field_figure(
                              hoverinfo="skip"))  # fmt: skip
     fig.add_trace(click_layer(size, status))
     square_axes(fig, size)
-    fig.update_layout(
-        plot_bgcolor="#f8f9fa",
-        legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
-        clickmode="event+select",
-    )
-    return style(fig, title=title, height=height)
+    fig.update_layout(plot_bgcolor="#f8f9fa", clickmode="event+select")
+    return legend_below(style(fig, title=title, height=height))
 
 
 def raster_figure(image, levels: int, *, every: int = 1, height: int = 430) -> go.Figure:

@@ -1,5 +1,7 @@
-"""Figure builders for pixel images: the image being generated, its predictive
-distribution, the entropy map, and a batch grid.
+"""Figure builders for pixel images: one image with its overlays, and a batch grid.
+
+(The replay of a generation, with the predictive distribution and the entropy map, is
+drawn in the browser: ``autoreg/ui/static/pixels.js``.)
 
 Pure: arrays in (numpy or torch), ``go.Figure`` out. Images are integer levels
 ``0 .. L-1`` shown in grey (0 = black). A transparent scatter of pixel centres sits on
@@ -9,12 +11,10 @@ top of clickable images because plotly heatmaps report no click selections; each
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import plotly.graph_objects as go
 
-from autoreg.viz.common import ACCENT, HIGHLIGHT, SEQUENTIAL, style
+from autoreg.viz.common import ACCENT, HIGHLIGHT, style
 
 GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
 CLICK_NAME = "click a pixel"
@@ -148,71 +148,31 @@ def image_figure(
     if clickable:
         fig.add_trace(click_layer(size, text))
     square_axes(fig, size)
+    fig.update_layout(plot_bgcolor="#e9ecef", clickmode="event+select")
+    return legend_below(style(fig, title=title, height=height))
+
+
+LEGEND_ROOM = 64  # px of bottom margin for a legend under the tick labels
+
+
+def legend_below(fig: go.Figure) -> go.Figure:
+    """Put the legend in the bottom margin, under the axis tick labels, never on them.
+
+    A legend placed in plot coordinates below the axis (``y=-0.02``) sits exactly where
+    plotly draws the x tick labels; anchored to the figure's container instead, it lives
+    in a margin reserved for it.
+    """
     fig.update_layout(
-        legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0},
-        plot_bgcolor="#e9ecef",
-        clickmode="event+select",
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        margin={"b": LEGEND_ROOM},
     )
-    return style(fig, title=title, height=height)
+    return fig
 
 
 def _one(pixel: tuple[int, int], size: int) -> np.ndarray:
     m = np.zeros((size, size), bool)
     m[pixel] = True
     return m
-
-
-def probs_figure(
-    probs, drawn: int | None, *, title: str | None = None, height: int = 300
-) -> go.Figure:
-    """Bars: the predictive distribution over levels at one pixel; the drawn level in orange."""
-    p = _np(probs).astype(float)
-    levels = len(p)
-    names = [level_name(i, levels) for i in range(levels)]
-    colours = [HIGHLIGHT if i == drawn else ACCENT for i in range(levels)]
-    fig = go.Figure(
-        go.Bar(
-            x=names,
-            y=p,
-            marker_color=colours,
-            text=[f"{v:.2f}" for v in p],
-            textposition="outside",
-            hovertemplate="%{x}<br>p = %{y:.4f}<extra></extra>",
-            name="p(level)",
-        )
-    )
-    fig.update_yaxes(range=[0, 1.12], title="probability")
-    fig.update_xaxes(title="level (orange = drawn)", type="category")
-    return style(fig, title=title, height=height)
-
-
-def level_name(level: int, levels: int) -> str:
-    """``"0 black"``, ``"3 white"`` and plain numbers in between."""
-    if level == 0:
-        return "0 black"
-    if level == levels - 1:
-        return f"{level} white"
-    return str(level)
-
-
-def entropy_figure(entropy, levels: int, *, title: str | None = None, height: int = 300):
-    """Heatmap of per-pixel entropy in bits (NaN = not drawn); scale 0 .. log2(L)."""
-    e = _np(entropy).astype(float)
-    size = e.shape[-1]
-    fig = go.Figure(
-        go.Heatmap(
-            z=e,
-            zmin=0,
-            zmax=math.log2(levels),
-            colorscale=SEQUENTIAL,
-            colorbar={"title": {"text": "bits"}, "thickness": 12},
-            hovertemplate="row %{y}, col %{x}<br>entropy %{z:.3f} bits<extra></extra>",
-            name="entropy",
-        )
-    )
-    square_axes(fig, size)
-    fig.update_layout(plot_bgcolor="#e9ecef")
-    return style(fig, title=title, height=height)
 
 
 def grid_figure(

@@ -1,127 +1,137 @@
-"""Generate pixels under AppTest: every control, a drawing injected through session state."""
+"""Generate pixels under AppTest: the controls, the generation job, the replay's payload.
+
+The replay runs in the browser (tests/browser/test_pixels.py drives it); here the page
+is driven by its widgets, a drawing is injected through session state, and what the page
+mounts (the player's options and payload) and what the channel reports are checked.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 
 import numpy as np
 import pytest
-import streamlit as st
 
+from autoreg.pixelcnn.replay import run_id
+from autoreg.seq import payload as pl
 from autoreg.ui import pixels as ui
+from autoreg.ui import player as pp
 
 PAGE = "pages/pixels.py"
 MODEL = "pixelcnn-digits8"  # 8x8: a whole generation takes well under a second
+SYNC = f"{ui.KEY}_sync"
 
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch):
-    """Record each autoplay wait (seconds asked, position on screen) instead of sleeping.
-
-    Each wait first lets the generation finish (``finish``), so positions do not depend
-    on the thread's speed. ``pause_after = n`` presses Pause during the n-th wait, as a
-    click landing while the fragment waits would; after ``limit`` waits the self-clock
-    ends, as if the browser had gone.
-    """
-
-    class Clock:
-        def __init__(self) -> None:
-            self.waits: list[tuple[float, int]] = []
-            self.pause_after: int | None = None
-            self.finish, self.limit = True, 200
-
-    clock = Clock()
-
-    def wait(seconds: float) -> bool:
-        clock.waits.append((seconds, st.session_state[ui.POS]))
-        if clock.finish:
-            st.session_state[ui.RUN_KEY].wait(60)
-        if clock.pause_after is not None and len(clock.waits) >= clock.pause_after:
-            st.session_state[ui.PLAYING] = False
-        return len(clock.waits) < clock.limit
-
-    monkeypatch.setattr(ui, "_wait", wait)
-    return clock
+def ok(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
 
 
 def _finish(at) -> None:
-    at.session_state["pixels_run"].wait(60)
+    at.session_state[ui.RUN_KEY].wait(60)
     at.run()
 
 
-def _scrub(at):
-    return next(s for s in at.slider if s.label == "Pixels drawn")
+def mounted(at) -> tuple[dict, dict, dict]:
+    """(options, payload meta, payload arrays) of the replay the page mounted."""
+    el = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("_pixels"))
+    options, blob = pp.split_mount(el.proto.bytes)
+    meta, arrays = pl.unpack(blob)
+    return options, meta, arrays
 
 
-def _charts(at) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def _array(value) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly 7's base64 typed array."""
-    if isinstance(value, dict):
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-    return np.asarray(value, dtype=float)
+def report(at, **cursor) -> None:
+    full = {**ui.DEFAULTS, **cursor}
+    at.session_state[SYNC] = {"report": {"cursor": full, "need": {}, "seq": 0}}
 
 
 @pytest.fixture
 def page(open_page):
     at = open_page(PAGE, pixels_model=MODEL)
-    assert not at.exception, [e.message for e in at.exception]
+    ok(at)
     return at
 
 
-def test_blank_start_play_pause_resume_step_end_resample(page, clock):
+def test_generate_mounts_a_replay_that_plays_from_the_start(page):
     at = page
+    assert any("press **Generate**" in i.value for i in at.info)
     at.slider(key="pixels_n").set_value(3).run()
     at.slider(key="pixels_temp").set_value(0.7).run()
     at.number_input(key="pixels_seed").set_value(4).run()
-    clock.pause_after = 3
-    # Generate plays: each step is a fragment rerun the fragment queued itself after its
-    # wait (AppTest runs them all inside this run()); speed 4 = 4 pixels per step.
     at.button(key="pixels_go").click().run()
-    run = at.session_state["pixels_run"]
+    run = at.session_state[ui.RUN_KEY]
     assert (run.n, run.temperature, run.seed, run.total) == (3, 0.7, 4, 64)
-    assert [pos for _, pos in clock.waits] == [0, 4, 8]
-    assert all(seconds <= ui.INTERVAL for seconds, _ in clock.waits)
-    assert at.session_state["pixels_pos"] == 8 and at.session_state["pixels_playing"] is False
-    assert at.button(key="pixels_play").label == "Play"
-    at.run()
-    assert at.session_state["pixels_pos"] == 8 and len(clock.waits) == 3, "paused: no clock"
-    clock.pause_after = 5
-    at.button(key="pixels_play").click().run()  # resume from where it paused
-    assert [pos for _, pos in clock.waits[3:]] == [8, 12]
-    paused = at.session_state["pixels_pos"]
-    assert paused == 12 and at.session_state["pixels_playing"] is False
-    at.run()
-    assert at.session_state["pixels_pos"] == paused
-    at.button(key="pixels_next").click().run()
-    assert at.session_state["pixels_pos"] == paused + 1
-    at.select_slider(key="pixels_speed").set_value(16).run()
-    _scrub(at).set_value(20).run()
-    assert at.session_state["pixels_pos"] == 20
-    at.number_input(key="pixels_focus").set_value(2).run()
-    at.session_state["pixels_pick"] = {
-        "selection": {"points": [{"x": 5, "y": 3}], "point_indices": [0], "box": [], "lasso": []}
-    }
-    at.run()
-    assert at.session_state["pixels_pos"] == run.step_of(3, 5) == 30
-    bars = next(c for c in _charts(at) if c["data"][0]["type"] == "bar")
-    assert abs(_array(bars["data"][0]["y"]).sum() - 1) < 1e-5
-    at.button(key="pixels_end").click().run()
-    assert at.session_state["pixels_pos"] == 64
+    ok(at)
+    options, meta, arrays = mounted(at)
+    assert options["autoplay"] is True and options["cursor"]["step"] == 0
+    assert meta["view"] == "pixels" and meta["id"] == run_id(run) and meta["n"] == 3
+    assert options["speeds"] == list(ui.SPEEDS) and options["speed_unit"] == "pixels/s"
+    _finish(at)
+    options, meta, arrays = mounted(at)
+    assert options["autoplay"] is False, "a later run does not replay it again"
+    assert options["live"] is False and meta["n_steps"] == 65 and meta["done"]
+    assert arrays["probs"].shape == (64, 3, 4)
+    np.testing.assert_allclose(arrays["probs"].sum(-1), 1, atol=1e-5)
+    np.testing.assert_array_equal(arrays["final"], run.images_at(64).numpy())
+    assert at.button(key="pixels_stop").disabled, "nothing left to stop"
     labels = [b.label for b in at.get("download_button")]
     assert any("PNG" in x for x in labels) and any("GIF" in x for x in labels)
-    _scrub(at).set_value(40).run()
-    assert at.session_state["pixels_pos"] == 40
-    clock.pause_after = None
-    at.button(key="pixels_resample").click().run()  # plays the new run to its end
-    new = at.session_state["pixels_run"]
-    assert new is not run and new.total == 24 and new.seed == 5
-    assert at.session_state["pixels_pos"] == 24 and at.session_state["pixels_playing"] is False
-    assert not at.exception, [e.message for e in at.exception]
+
+
+def test_the_channel_keeps_the_url_and_resample_starts_at_the_cursor(page):
+    at = page
+    at.button(key="pixels_go").click().run()
+    _finish(at)
+    run = at.session_state[ui.RUN_KEY]
+    report(at, step=40, focus=2, speed=64)
+    at.run()
+    ok(at)
+    qp = {k: at.query_params[k] for k in ("pixels_step", "pixels_focus", "pixels_speed")}
+    assert {k: str(v[0] if isinstance(v, list) else v) for k, v in qp.items()} == {
+        "pixels_step": "40", "pixels_focus": "2", "pixels_speed": "64",
+    }  # fmt: skip
+    at.run()  # a later run starts at the URL
+    assert mounted(at)[0]["cursor"] == {"step": 40, "focus": 2, "speed": 64}
+    at.button(key="pixels_resample").click().run()
+    new = at.session_state[ui.RUN_KEY]
+    assert new is not run and new.total == 24 and new.seed == run.seed + 1
+    options, meta, _ = mounted(at)
+    assert options["autoplay"] is True and options["cursor"]["step"] == 0
+    assert meta["id"] == run_id(new)
+    _finish(at)
+    assert any("resampled" in w.value for w in at.warning)
+    ok(at)
+
+
+def test_a_link_with_a_pixel_regenerates_the_same_sample(open_page):
+    at = open_page(PAGE, pixels_model=MODEL, pixels_step="30", pixels_seed="7", pixels_n="2")
+    ok(at)
+    run = at.session_state[ui.RUN_KEY]
+    assert run.seed == 7 and run.n == 2
+    _finish(at)
+    options, meta, arrays = mounted(at)
+    assert options["cursor"]["step"] == 30
+    other = open_page(PAGE, pixels_model=MODEL, pixels_step="30", pixels_seed="7", pixels_n="2")
+    _finish(other)
+    np.testing.assert_array_equal(mounted(other)[2]["final"], arrays["final"])  # seeded
+
+
+def test_changed_settings_say_what_is_shown(page):
+    at = page
+    at.button(key="pixels_go").click().run()
+    _finish(at)
+    assert not at.warning
+    at.slider(key="pixels_temp").set_value(1.5).run()
+    assert any("other settings" in w.value and "T = 1" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize(("key", "bad"), [("pixels_focus", "9"), ("pixels_speed", "5")])
+def test_bad_cursor_values_in_a_link_fall_back_with_a_notice(open_page, key, bad):
+    at = open_page(PAGE, pixels_model=MODEL, pixels_step="3", **{key: bad})
+    ok(at)
+    assert any(key in w.value and bad in w.value for w in at.warning)  # on the link's run
+    _finish(at)
+    field = next(f for f, p in ui.URL.items() if p == key)
+    assert mounted(at)[0]["cursor"][field] == ui.DEFAULTS[field]
 
 
 def test_erased_test_image_and_box(page):
@@ -133,14 +143,15 @@ def test_erased_test_image_and_box(page):
     at.slider(key="pixels_rows").set_value((2, 5)).run()
     at.slider(key="pixels_cols").set_value((1, 3)).run()
     at.button(key="pixels_go").click().run()
-    run = at.session_state["pixels_run"]
+    run = at.session_state[ui.RUN_KEY]
     assert run.total == 4 * 3
     _finish(at)
-    assert at.button(key="pixels_stop").disabled, "nothing left to stop"
-    assert not at.exception, [e.message for e in at.exception]
+    _, meta, arrays = mounted(at)
+    assert meta["total"] == 12 and arrays["known"].sum() == 4 * (64 - 12)
+    ok(at)
 
 
-def test_stop_a_long_generation(open_page, clock, monkeypatch):
+def test_stop_a_long_generation(open_page, monkeypatch):
     from autoreg.pixelcnn import generation
 
     real = generation.sample_pixels
@@ -151,18 +162,20 @@ def test_stop_a_long_generation(open_page, clock, monkeypatch):
             yield step
 
     monkeypatch.setattr(generation, "sample_pixels", slow)
-    clock.finish, clock.limit = False, 2
     at = open_page(PAGE, pixels_model="pixelcnn-mnist28-binary", pixels_n="16")
     at.button(key="pixels_go").click().run()
-    clock.waits.clear()
+    options, meta, _ = mounted(at)
+    assert options["live"] is True and not meta["done"]  # it plays while it draws
     at.button(key="pixels_stop").click().run()
-    run = at.session_state["pixels_run"]
+    run = at.session_state[ui.RUN_KEY]
     run.wait(30)
     assert run.stopped and run.computed < run.total
     at.run()
     assert any("(stopped)" in p.proto.text for p in at.get("progress"))
     assert any("GIF" in b.label for b in at.get("download_button"))
-    assert not at.exception, [e.message for e in at.exception]
+    options, meta, _ = mounted(at)
+    assert options["live"] is False and meta["n_steps"] == run.computed + 1
+    ok(at)
 
 
 def test_drawn_image_is_completed(page):
@@ -176,14 +189,14 @@ def test_drawn_image_is_completed(page):
     at.run()
     assert not any("canvas is empty" in i.value for i in at.info)
     at.button(key="pixels_go").click().run()
-    run = at.session_state["pixels_run"]
+    run = at.session_state[ui.RUN_KEY]
     assert run.total == 64 - 32 and run.image0[0, 2, 4] == 3
     _finish(at)
     at.radio(key="pixels_keep").set_value("ink").run()
     at.button(key="pixels_go").click().run()
-    assert at.session_state["pixels_run"].total == 60
+    assert at.session_state[ui.RUN_KEY].total == 60
     _finish(at)
-    assert not at.exception, [e.message for e in at.exception]
+    ok(at)
 
 
 def test_every_pixel_model_opens(open_page):
@@ -191,5 +204,14 @@ def test_every_pixel_model_opens(open_page):
 
     for name in list_pretrained("pixelcnn"):
         at = open_page(PAGE, pixels_model=name)
-        assert not at.exception, (name, [e.message for e in at.exception])
+        ok(at)
         assert at.selectbox(key="pixels_model").value == name
+
+
+def test_presenter_mode_folds_the_intro(open_page):
+    at = open_page(PAGE, state={"presenter": True}, pixels_model=MODEL)
+    ok(at)
+    assert at.expander[0].label == "What this page shows"
+    at.button(key="pixels_go").click().run()
+    _finish(at)
+    assert mounted(at)[0]["presenter"] is True
