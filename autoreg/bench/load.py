@@ -30,6 +30,8 @@ from autoreg.bench.browser import (
     CLICK_JS,
     FIND_REVEAL_JS,
     FIND_STEP_JS,
+    PLAYER_CLICK_JS,
+    PLAYER_JS,
     QUIET_MS,
     ROOT,
     TIMEOUT_MS,
@@ -63,6 +65,8 @@ async def _open(page, url: str, args: dict) -> tuple[float, dict | None]:
     """Open a page; seconds to idle, and its stepping control (revealed if hidden)."""
     await page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
     seconds = await page.evaluate(_WAIT_JS, args) / 1000
+    if await page.evaluate(f"!!({PLAYER_JS.strip()})()"):  # stepping runs in the browser
+        return seconds, {"key": "player", "player": True}
     control, tried = await page.evaluate(FIND_STEP_JS), []
     while control is None and len(tried) < 3:
         revealed = await page.evaluate(FIND_REVEAL_JS, tried)
@@ -99,7 +103,11 @@ async def _session(
                 out["loads"].append(load_s)
                 deadline = time.monotonic() + seconds
                 while i == 0 and control and time.monotonic() < deadline:
-                    ms = await page.evaluate(CLICK_JS, {"selector": "[data-bench-step]", **args})
+                    if control.get("player"):
+                        ms = (await page.evaluate(PLAYER_CLICK_JS, args))["ms"]
+                    else:
+                        step = {"selector": "[data-bench-step]", **args}
+                        ms = await page.evaluate(CLICK_JS, step)
                     out["steps"].append(ms / 1000)
                     # a click returns after QUIET_MS without change: that is part of the look
                     pause = think * rng.uniform(0.5, 1.5) - QUIET_MS / 1000 if think else 0

@@ -21,6 +21,7 @@ MEASURES = {
     "pixel_sampler_speedup": "one forward per pixel vs the cached sampler, 16 images",
     "page_load_ratio": "each page vs a bare Streamlit page, in Chromium",
     "step_latency_ratio": "click to redrawn view vs the bare page's button",
+    "scrub_fps": "frames drawn while Step through's slider is dragged across 100 steps",
     "server_memory": "server memory, every page opened with every model",
     "classroom_load": "concurrent browser sessions stepping on one server",
 }
@@ -58,6 +59,9 @@ def _summary(name: str, lines: list[dict]) -> tuple[str, str]:
             f"{x['sessions']} sessions: step p50 {x['step_p50_s']} s, p95 {x['step_p95_s']} s, "
             f"{x['errors']} errors",
         )
+    if name == "scrub_fps":
+        got = "no player" if x.get("fps") is None else f"{x['fps']:.0f} fps"
+        return f"≥ {x['target']:.0f} fps", got
     raise ValueError(f"No summary for measure {name!r}.")
 
 
@@ -111,6 +115,8 @@ def _detail(x: dict) -> tuple[str, str, str]:
             return x["page"], ratio, x["note"]
         cpu = x.get("server_cpu_ms")
         detail = f"{_ms(x['page_ms'])} vs {_ms(x['reference_ms'])}; server CPU {_ms(cpu)}"
+        if x.get("in_browser"):  # stepping runs in the browser: what a step costs the server
+            detail += f" ({_ms(x.get('server_cpu_net_ms'))} above idle)"
         errors = len(x.get("errors") or [])
         return x["page"], ratio, detail + (f"; {errors} errors" if errors else "")
     if name == "server_memory":
@@ -128,6 +134,10 @@ def _detail(x: dict) -> tuple[str, str, str]:
             f"{x['errors']} errors; CPU: server {x['server_cpu_s']} s, "
             f"rest {x['other_cpu_s']} s",
         )
+    if name == "scrub_fps":
+        fps = "–" if x.get("fps") is None else f"{x['fps']:.0f} fps"
+        runs = ", ".join(f"{f:.0f}" for f in x.get("all_fps") or [])
+        return x["page"], fps, f"{x.get('steps')} steps a drag; drags: {runs} fps"
     return "", "", json.dumps(x)
 
 
