@@ -147,14 +147,21 @@ def fetcher(name: str, text: str, layer: int) -> Callable[[dict], bytes | None]:
         tr = get_trace(name, text)
         lay = pl.layout(tr, layer)
         H = tr.hidden.shape[2]
-        wins = [int(k) for k in need.get("windows") or [] if 0 <= int(k) < lay.windows()]
-        units = [int(u) for u in need.get("units") or [] if 0 <= int(u) < H]
+        wins = [k for k in _ints(need.get("windows")) if 0 <= k < lay.windows()]
+        units = [u for u in _ints(need.get("units")) if 0 <= u < H]
         blobs = [pl.window_payload(tr, layer, k) for k in wins[:4]]
         if units:
             blobs.append(pl.units_payload(tr, layer, units[:16]))
         return pl.merge(*blobs) if blobs else None
 
     return fetch
+
+
+def _ints(values: object) -> list[int]:
+    """The integers among what the browser sent (anything else is ignored)."""
+    if not isinstance(values, list | tuple):
+        return []
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def cursor_fields(tr: Trace, layer: int) -> dict[str, object]:

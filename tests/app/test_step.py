@@ -125,6 +125,10 @@ def test_the_channel_answers_requests_once(open_step):
     at.run()
     _ok(at)
     assert pl.parts(_channel(at)) == ([], [])
+    _report(at, seq=9, need={"units": ["x", None, 2.5, True, 4], "windows": "0"})  # junk
+    at.run()
+    _ok(at)
+    assert pl.parts(_channel(at)) == ([], [4])
 
 
 def test_switching_model_and_layer_keeps_the_cursor(open_step):
