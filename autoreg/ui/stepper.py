@@ -98,7 +98,7 @@ def compare_partners(name: str) -> dict[str, str]:
     return {cell: out[cell] for cell in ("rnn", "lstm", "gru") if cell in out}
 
 
-def _build(name: str, text: str, layer: int, compare: bool, units) -> bytes:
+def _build(name: str, text: str, layer: int, compare: bool, units, windows=(0,)) -> bytes:
     tr = get_trace(name, text)
     coords, ratio = embedding_pca(name)
     partners = compare_partners(name) if compare else {}
@@ -112,7 +112,7 @@ def _build(name: str, text: str, layer: int, compare: bool, units) -> bytes:
         compare={c: (n, get_trace(n, text), vocabulary(n)) for c, n in partners.items()},
         model=name,
         units=units,
-        windows=None if units is None else (0,),
+        windows=windows,
     )
 
 
@@ -200,30 +200,45 @@ def show(name: str, text: str, layer: int, compare: bool, *, present: bool) -> d
     return {"cursor": live, "notes": notes}
 
 
+SAVED_DETAILS_BYTES = 8_000_000  # above this, a saved file holds the chosen unit's cell only
+
+
+def saved_units(tr: Trace, layer: int, unit: int) -> tuple[int, ...] | None:
+    """Whose cell details a saved file holds: every unit's (None), or a long text's one."""
+    T, _, H = tr.hidden.shape
+    per_value = 2  # int16, mostly (payload.quantise)
+    every = T * H * len(pl.DETAILS[tr.cell_type]) * per_value
+    return None if every <= SAVED_DETAILS_BYTES else (unit,)
+
+
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _shared_full(name: str, text: str, layer: int, compare: bool) -> bytes:
-    return _build(name, text, layer, compare, None)
+def _shared_full(name: str, text: str, layer: int, compare: bool, units) -> bytes:
+    return _build(name, text, layer, compare, units, windows=None)
 
 
-def full_payload(name: str, text: str, layer: int, compare: bool) -> bytes:
-    """Every window and every unit's details: what a saved file holds."""
+def full_payload(name: str, text: str, layer: int, compare: bool, unit: int = 0) -> bytes:
+    """Every window, and every unit's cell details unless the text is long: a saved file."""
+    units = saved_units(get_trace(name, text), layer, unit)
     if name.startswith(SESSION_PREFIX):
-        return _build(name, text, layer, compare, None)
-    return _shared_full(name, text, layer, compare)
+        return _build(name, text, layer, compare, units, windows=None)
+    return _shared_full(name, text, layer, compare, units)
 
 
 def saved_view(name: str, text: str, layer: int, compare: bool, cursor: Mapping) -> bytes:
     """The current view as one HTML file that steps offline (same code, payload inside)."""
     tr = get_trace(name, text)
+    unit = int(cursor.get("unit", 0))
+    only = saved_units(tr, layer, unit)
     note = (
         f"{name} ({tr.cell_type.upper()}), layer {layer + 1}, reading {len(tr.tokens)} tokens. "
         "Step with ← → (Home/End), space to play, or drag the slider; hover for exact values. "
-        "Saved from autoreg's Step through page; it needs no server and no network."
+        + (f"The cell's own numbers are in this file for unit {unit}. " if only else "")
+        + "Saved from autoreg's Step through page; it needs no server and no network."
     )
     options = pp.player_options(KEY, cursor, standalone=True)
     return pp.standalone_html(
         "step",
-        full_payload(name, text, layer, compare),
+        full_payload(name, text, layer, compare, unit),
         options,
         title=f"Step through: {name}",
         note=note,

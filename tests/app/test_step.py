@@ -209,3 +209,13 @@ def test_saved_view_is_the_same_code_with_the_payload_inside():
     assert got_blob == blob and got_options["standalone"] is True
     assert got_options["cursor"] == {"step": 1}
     assert pp.size_label(999) == "1 kB" and pp.size_label(2_640_000) == "2.6 MB"
+
+
+def test_a_saved_file_holds_every_units_cell_unless_the_text_is_long():
+    from autoreg.seq.trace import trace
+
+    model = _session_models()["session:tiny-lstm"].model
+    short = trace(model, PRESETS["Python code"])
+    assert stepper.saved_units(short, 0, 5) is None  # every unit: any can be drawn offline
+    long = trace(model, "x" * 60_000)
+    assert stepper.saved_units(long, 0, 5) == (5,)  # one unit's, or the file grows past 8 MB
