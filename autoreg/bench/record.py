@@ -97,10 +97,16 @@ def _detail(x: dict) -> tuple[str, str, str]:
     """(subject, result, details) of one record line."""
     name = x["measure"]
     if name == "trace_overhead":
+        detail = f"bare {x['bare_ms']} ms, trace {x['trace_ms']} ms"
+        if "with_preactivations_ms" in x:
+            detail += (
+                f", with pre-activations {x['with_preactivations_ms']} ms "
+                f"(ratio {x['ratio_with_preactivations']:.2f})"
+            )
         return (
             f"T={x['T']}, H={x['H']}",
             f"{x['ratio']:.2f}",
-            f"bare {x['bare_ms']} ms, trace {x['trace_ms']} ms; gates from the {x['gates']}",
+            f"{detail}; gates from the {x['gates']}",
         )
     if name == "pixel_sampler_speedup":
         same = "same samples" if x["same_samples"] else "different samples"
