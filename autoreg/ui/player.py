@@ -29,9 +29,17 @@ Contract for a new stepping view (Generate text, Generate pixels, Memory, Masks)
   SVG and MathML builders, ``fmt``), and ``need({windows, units})`` for parts of the
   data not sent at first; they arrive through ``fetch`` and the view redraws.
 
-On the Python side, ``url`` maps cursor fields to query parameters and ``defaults``
-gives each field's default (left out of the URL). ``cursor_from_url`` reads and checks
-what a link asks for; bad values come back as notices for the page to show.
+On the Python side (Step through's ``autoreg/ui/stepper.py: show`` is the example)::
+
+    blob = pack({"view": "gen", "id": digest, "n_steps": N, ...}, {"name": array, ...})
+    cursor, notes = cursor_from_url(URL, fields, DEFAULTS)   # notes: st.warning them
+    live = player("gen", blob, key="gen_player", url=URL, defaults=DEFAULTS,
+                  options=player_options("gen_player", cursor, presenter=presenting()))
+
+``url`` maps cursor fields to query parameters, ``defaults`` gives each field's default
+(left out of the URL), and ``live`` is the cursor as the server last heard it (a dict
+that stays the same object, for download callbacks). Arrays whose numbers are printed
+go through ``payload.quantise`` (digits) or stay float32/float64 (formatted exactly).
 
 How the server keeps the URL true without paying for it: the player component (the
 payload; megabytes) sits in the page body and sends nothing back. Next to it, inside a

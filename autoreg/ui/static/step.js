@@ -66,17 +66,6 @@ registerView(
         return x <= 0 ? 0 : x >= 1 ? 255 : (x * 255 + 0.5) | 0;
       };
     }
-    function kindColour(S, kind, v) {
-      const c = S.api.colours;
-      if (kind === "gate") return c.seqIndex(v);
-      return c.divIndex(v, kind === "cell" ? S.P.meta.c_bound : 1);
-    }
-    function cssFor(S, kind, v) {
-      const c = S.api.colours;
-      if (kind === "gate") return c.seqCss(v);
-      return c.divCss(v, kind === "cell" ? S.P.meta.c_bound : 1);
-    }
-
     // ---- small builders ----------------------------------------------------------------
     const { el, svg, math } = LIB;
     function card(title, testid, body) {
