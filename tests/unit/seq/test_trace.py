@@ -139,6 +139,30 @@ def test_gru_gates_rebuild_h(layers: int) -> None:
     np.testing.assert_allclose(n[:, 0], n0.numpy(), atol=ATOL)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_reference_steps_equal_the_fused_module(cell: str) -> None:
+    """``lstm_step``/``gru_step``/``rnn_step``, run one step at a time, are nn.LSTM/GRU/RNN."""
+    model = _model(cell, 2)
+    ids = model.encode("abc (def) gh\nabba")
+    x = model.embed(torch.tensor(ids)).detach()
+    H = model.config.hidden_size
+    with torch.no_grad():
+        for layer in range(2):
+            w = trace_module._layer_weights(model.rnn, layer)
+            h, c, outs = torch.zeros(H), torch.zeros(H), []
+            for t in range(len(ids)):
+                if cell == "lstm":
+                    h, c = trace_module.lstm_step(x[t], h, c, w)
+                else:
+                    h = (trace_module.gru_step if cell == "gru" else trace_module.rnn_step)(
+                        x[t], h, w
+                    )
+                outs.append(h)
+            x = torch.stack(outs)
+    out, _ = _fused_states(model, ids)
+    np.testing.assert_allclose(x.numpy(), out, atol=ATOL)
+
+
 def test_rnn_has_no_gates_and_h_is_tanh() -> None:
     model = _model("rnn", 1)
     tr = trace(model, "abcabc")
