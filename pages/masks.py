@@ -5,20 +5,21 @@ import streamlit as st
 from autoreg.pixelcnn.demos import dot_product_example
 from autoreg.pixelcnn.receptive import blind_spot_size
 from autoreg.ui.chrome import presenting, require_frame
-from autoreg.ui.pixels import cached_stack_fields, clicked_pixel, example_digit, mask_demo
-from autoreg.ui.urlstate import show_url_notices, url_widget
-from autoreg.viz.masks import (
-    curves_figure,
-    dot_product_figure,
-    field_figure,
-    mask_figure,
-    raster_figure,
+from autoreg.ui.pixels import (
+    cached_stack_fields,
+    chosen_pixel,
+    example_digit,
+    mask_demo,
+    raster_player,
 )
+from autoreg.ui.urlstate import notice, show_url_notices, url_notice_area, url_widget
+from autoreg.viz.masks import curves_figure, dot_product_figure, field_figure, mask_figure
 from autoreg.viz.pixels import grid_figure
 
 SIZE = 15  # the stacked-layers canvas
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Masks and receptive fields")
+url_notice_area()  # bad values in a shared link are reported here
 st.markdown(
     "A PixelCNN predicts every pixel from the pixels **before it in raster order**. "
     "A plain convolution would also read the pixel itself and the ones after it, so each "
@@ -46,9 +47,10 @@ with c1:
     )
 with c2:
     st.plotly_chart(dot_product_figure(dp.patch, dp.weight, dp.mask), width="stretch")
-    st.latex(
-        rf"y_{{7,7}} = b + \sum_{{i,j}} m_{{ij}}\, w_{{ij}}\, x_{{7+i,\,7+j}}"
-        rf" = {dp.bias:.2f} + ({float(dp.products.sum()):.4f}) = {dp.output:.4f}"
+    st.latex(  # two lines: one never fits a narrow column or a projector
+        rf"\begin{{aligned}} y_{{7,7}} &= b + \sum_{{i,j}} m_{{ij}}\, w_{{ij}}\, "
+        rf"x_{{7+i,\,7+j}} \\ &= {dp.bias:.2f} + ({float(dp.products.sum()):.4f}) "
+        rf"= {dp.output:.4f} \end{{aligned}}"
     )
     st.caption(
         f"The number is what `MaskedConv2d` itself returns at pixel (7, 7) of a test digit "
@@ -63,17 +65,18 @@ st.markdown(
     "coloured pixels are the inputs whose value changes its prediction, measured by "
     "autograd (`receptive_field`), coloured by the layer at which they join."
 )
-for key in ("masks_pick_plain", "masks_pick_gated"):
-    new = clicked_pixel(key)
-    if new is not None:
-        st.session_state["masks_pixel"] = new
-row, col = st.session_state.setdefault("masks_pixel", (SIZE // 2, SIZE // 2))
+row, col = chosen_pixel("masks_pixel", SIZE, ("masks_pick_plain", "masks_pick_gated"))
 c1, c2, c3 = st.columns(3)
-depth = c1.slider("Depth (layers)", 1, 8, 4, key="masks_depth")
+depth = url_widget(c1.slider, "Depth (layers)", 1, 8, 4, key="masks_depth")
 layer = depth
 if not presenting():
-    layer = c2.slider("Show the field after layer", 1, depth, depth, key="masks_layer")
-sk = c3.radio("Layer kernel", [3, 5], key="masks_stack_k", horizontal=True)
+    if st.session_state.get("masks_layer", 0) > depth:
+        st.session_state["masks_layer"] = depth
+    layer = url_widget(c2.slider, "Show the field after layer", 1, depth,
+                       None if "masks_layer" in st.session_state else depth,
+                       key="masks_layer")  # fmt: skip
+    layer = min(layer, depth)
+sk = url_widget(c3.radio, "Layer kernel", [3, 5], key="masks_stack_k", horizontal=True)
 plain = cached_stack_fields(depth, "pixelcnn", sk, SIZE, row, col)
 gated = cached_stack_fields(depth, "gated", sk, SIZE, row, col)
 left, right = st.columns(2, gap="large")
@@ -107,8 +110,12 @@ if sk == 3 and row >= layer and col + layer < SIZE:
     )
 
 st.header("Raster order", divider="gray")
-st.markdown("Generation visits pixels left to right, top to bottom; press ▶ to watch.")
-st.plotly_chart(raster_figure(example_digit(), 4, every=2), width="stretch")
+st.markdown(
+    "Generation visits pixels left to right, top to bottom: press Play to watch, or step "
+    "with ← → and the slider (in your browser); click a pixel to jump to it."
+)
+for note in raster_player(example_digit(), 4, present=presenting()):
+    notice(note)
 
 st.header("Switch the mask off", divider="gray")
 off = url_widget(st.toggle, "Disable the mask (train a twin that can see its own pixel)",

@@ -10,7 +10,6 @@ from autoreg.ui.chrome import presenting, require_frame
 from autoreg.ui.sequences import get_trace, text_input
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import memory as viz
-from autoreg.viz.common import token_label
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Memory: why LSTM and GRU exist")
@@ -21,8 +20,14 @@ st.markdown(
 )
 full = not presenting()
 
+st.markdown(
+    "**On this page:** [1. How far back](#influence) · [2. Recall and counting](#tasks) · "
+    "[3. The gate that holds the letter](#gates) · [4. Sigmoid and tanh](#activations) · "
+    "[5. The three cells side by side](#cells)"
+)
+
 # 1. Gradient influence ---------------------------------------------------------------
-st.header("1. How far back can a prediction still be moved?")
+st.header("1. How far back can a prediction still be moved?", anchor="influence")
 models = ui.char_model_pickers(show=full)
 missing = [c.upper() for c, name in models.items() if name is None]
 text = text_input("memory")
@@ -35,53 +40,30 @@ st.markdown(
     "$e_t$ is the embedding vector of input character $t$. The gradient is exact "
     "(autograd through each model's own recurrent layer). **Normalised** by the newest "
     "input's value, so every cell starts at 1 and the curves compare how fast influence "
-    "decays, not the models' overall scale."
+    "decays, not the models' overall scale. Move the predicted position in your browser: "
+    "← → step, Home and End jump, the slider scrubs; hover a curve or a character for "
+    "its exact value."
 )
 if missing:
     st.info(
         f"No character-level {', '.join(missing)} model is installed, so this part "
         "compares the cells that are."
     )
-names = [n for n in models.values() if n is not None]
-if names:
-    n_chars = len(text)
-    if st.session_state.get("memory_target", 0) > n_chars - 1:
-        st.session_state["memory_target"] = n_chars - 1
-    target = url_widget(
-        st.slider,
-        "Predicted character T (position in the text)",
-        1,
-        max(n_chars - 1, 2),
-        value=n_chars - 1,
-        key="memory_target",
-    )
-    target = min(target, n_chars - 1)
-    infl = ui.influence(names, text, target)
-    st.caption(
-        f"Predicting {token_label(text[target])!r} at position {target} from the "
-        f"{target} characters before it."
-    )
-    st.plotly_chart(
-        viz.influence_lines(list(text[:target]), infl), width="stretch", key="memory_lines"
-    )
-    window = (
-        url_widget(
+chosen = {c: n for c, n in models.items() if n is not None}
+names = list(chosen.values())
+if chosen and len(text) >= 2:
+    window = 60
+    if full:
+        window = url_widget(
             st.slider, "Characters shown in the strips", 20, 120, value=60, key="memory_window"
         )
-        if full
-        else 60
-    )
-    lo = max(0, target - window)
-    st.plotly_chart(
-        viz.influence_strips(list(text[lo:target]), {c: v[lo:] for c, v in infl.items()}),
-        width="stretch",
-        key="memory_strips",
-    )
-    back = min(50, target)
-    st.markdown(ui.influence_caption(infl, target, back))
+    for note in ui.show_influence(chosen, text, window, present=not full)["notes"]:
+        st.warning(note, icon=":material/link_off:")
+elif chosen:
+    st.info("Type at least two characters: one input and one prediction.")
 
 # 2. Long-range tasks -----------------------------------------------------------------
-st.header("2. Remember a letter across a lag; count a's to close the b's")
+st.header("2. Remember a letter across a lag; count a's to close the b's", anchor="tasks")
 st.markdown(
     "**Recall:** each line is a letter, $L$ random digits, `=`, and the same letter "
     "(`c3805=c`). Only a network that carries the letter across $L$ steps can get the "
@@ -89,7 +71,7 @@ st.markdown(
     "character is forced, if the network has counted the $a$'s."
 )
 c1, c2 = st.columns(2)
-seed = c1.number_input("Seed (fresh sequences)", 0, 10_000, value=0, key="memory_seed")
+seed = url_widget(c1.number_input, "Seed (fresh sequences)", 0, 10_000, value=0, key="memory_seed")
 n_lines = (
     url_widget(
         c2.select_slider,
@@ -148,7 +130,7 @@ else:
     right.info("No aⁿbⁿ task model is installed.")
 
 # 3. Gates in numbers ------------------------------------------------------------------
-st.header("3. The gate that holds the letter")
+st.header("3. The gate that holds the letter", anchor="gates")
 st.markdown(
     "The same digits are read after each of the 8 letters. Units whose state at `=` "
     "differs between letters carry the letter (★: largest spread × mean gate over the "
@@ -181,7 +163,7 @@ for col, (cell, name) in zip(st.columns(max(len(gated), 1)), gated.items(), stri
         st.caption(ui.holding_caption(h, top=12))
 
 # 4. Sigmoid and tanh ------------------------------------------------------------------
-st.header("4. Why a gate is a sigmoid and a candidate a tanh")
+st.header("4. Why a gate is a sigmoid and a candidate a tanh", anchor="activations")
 st.latex(
     r"\sigma(x) = \frac{1}{1+e^{-x}} \in (0,1), \qquad \tanh(x) = 2\sigma(2x) - 1 "
     r"\in (-1, 1)"
@@ -233,7 +215,7 @@ st.markdown(
 )
 
 # 5. The three cells side by side ------------------------------------------------------
-st.header("5. The three cells side by side")
+st.header("5. The three cells side by side", anchor="cells")
 ui.cell_equations()
 table_names = names + [n for n in recall.values()]
 if table_names:

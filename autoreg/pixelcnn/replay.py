@@ -21,6 +21,7 @@ What is sent is what the sampler computed, nothing rounded:
 
 S is the number of pixels computed so far: a payload can be sent while the generation
 is still running, and again, larger, under the same id (the browser keeps its cursor).
+``raster_payload`` packs the Masks page's raster order (one image, revealed in order).
 No Streamlit, no plotly.
 """
 
@@ -98,3 +99,21 @@ def replay_payload(
         "field": field,
     }
     return pack(meta, arrays)
+
+
+def raster_payload(image: torch.Tensor, levels: int) -> bytes:
+    """The Masks page's raster order: one image revealed pixel by pixel (step s shows the
+    first s pixels; the next one is the pixel predicted from them)."""
+    img = torch.as_tensor(image).long()
+    if img.dim() != 2 or img.shape[0] != img.shape[1]:
+        raise ValueError(f"A square [H, W] image is needed, got {tuple(img.shape)}.")
+    size = int(img.shape[0])
+    meta = {
+        "view": "masks",
+        "id": _digest("raster", img.numpy(), levels),
+        "n_steps": size * size + 1,
+        "size": size,
+        "levels": int(levels),
+        "level_names": level_names(int(levels)),
+    }
+    return pack(meta, {"image": img.numpy().astype(np.int16)})

@@ -3,6 +3,12 @@
 Measurements on shipped models are cached for every session (they are pure functions of
 model names, text and seed); measurements on this session's own models are recomputed
 (they are fast: one forward or one backward pass).
+
+The predicted position T runs in the browser (``autoreg.ui.player``, view
+``static/memory.js``): the gradient norms of every input for a window of targets come
+from one batched backward pass (``autoreg.seq.influence_payload``), cached per window;
+the page mounts the window of the link's T and the browser asks for the others as the
+cursor reaches them.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import pandas as pd
 import streamlit as st
 
 from autoreg.seq import cells, memory
+from autoreg.seq import influence_payload as ip
 from autoreg.seq.model import CELLS
+from autoreg.ui import player as pp
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
 from autoreg.ui.sequences import is_char_model
 
@@ -72,39 +80,70 @@ def _shared(names) -> bool:
     return not any(n.startswith(SESSION_PREFIX) for n in names)
 
 
-@st.cache_data(show_spinner="Back-propagating through three models…", max_entries=64)
-def _influence_cached(names: tuple[str, ...], text: str, target: int) -> dict[str, np.ndarray]:
-    return _influence(names, text, target)
+KEY = "memory_player"
+URL = {"step": "memory_target", "speed": "memory_speed"}  # step = the predicted position T
 
 
-def _influence(names: tuple[str, ...], text: str, target: int) -> dict[str, np.ndarray]:
+def _window(names: tuple[str, ...], text: str, k: int) -> dict[str, np.ndarray]:
     out = {}
     for name in names:
         model = get_model(name)
-        norms = memory.gradient_influence(model, model.encode(text), target)
-        out[model.cell] = memory.relative_influence(norms)
+        out.update(ip.window_arrays(model, model.cell, model.encode(text), k))
     return out
 
 
-def influence(names: list[str], text: str, target: int) -> dict[str, np.ndarray]:
-    """Relative gradient influence of every input before ``target``, per cell."""
-    key = tuple(names)
-    return _influence_cached(key, text, target) if _shared(key) else _influence(key, text, target)
+_shared_window = st.cache_resource(
+    show_spinner="Back-propagating through the models…", max_entries=256
+)(_window)
 
 
-def influence_caption(infl: dict[str, np.ndarray], target: int, back: int) -> str:
-    """The influence ``back`` steps back per cell, and how many inputs sit at the floor."""
-    text = f"Influence of the input **{back} steps back**: " + ", ".join(
-        f"{c.upper()} {v[target - back]:.1e}" for c, v in infl.items()
-    )
-    floors = {c: int((v <= 1e-12).sum()) for c, v in infl.items()}
-    floored = [f"{c.upper()} {n} of {target}" for c, n in floors.items() if n]
-    if floored:
-        text += (
-            ". At or below 10⁻¹² (float32 gradients underflow to exactly 0 there; drawn "
-            "at 10⁻¹²): " + ", ".join(floored)
-        )
-    return text + "."
+def influence_window(names: tuple[str, ...], text: str, k: int) -> dict[str, np.ndarray]:
+    """Window ``k`` of every model's gradient norms (shared for shipped models)."""
+    if _shared(names):
+        return _shared_window(names, text, k)
+    cache = st.session_state.setdefault("memory_session_windows", {})
+    key = (names, tuple(id(get_model(n)) for n in names), text, k)
+    if key not in cache:
+        if len(cache) > 32:
+            cache.clear()
+        cache[key] = _window(names, text, k)
+    return cache[key]
+
+
+def _fetcher(names: tuple[str, ...], text: str):
+    """Answers the browser's requests for more windows of targets (the two newest at a
+    time; the browser asks again for any it still misses when it next draws)."""
+
+    def fetch(need) -> bytes | None:
+        n = len(text)
+        wins = [int(k) for k in need.get("windows") or [] if 0 <= int(k) < ip.windows(n)]
+        parts: dict[str, np.ndarray] = {}
+        for k in wins[::-1][:2]:  # the newest requests first: where the cursor is now
+            parts.update(influence_window(names, text, k))
+        return ip.window_payload(names, text, parts) if parts else None
+
+    return fetch
+
+
+def show_influence(models: dict[str, str], text: str, strip: int, *, present: bool) -> dict:
+    """The predicted position as a player: {"cursor": live cursor, "notes": [...]}.
+
+    ``models`` maps each cell to a character model (one token per character), in order.
+    """
+    names = tuple(models.values())
+    n = len(text)
+    defaults = {"step": n - 1, "speed": 2}
+    held = st.session_state.get(f"{KEY}_cursor")
+    fields = {"step": range(n), "speed": pp.SPEEDS}
+    cursor, notes = pp.cursor_from_url(URL, fields, defaults, held)
+    parts = influence_window(names, text, ip.window_of(cursor["step"], n))
+    blob = ip.influence_payload(models, text, list(text), parts)
+    options = pp.player_options(KEY, cursor, presenter=present, strip=int(strip))
+    live = pp.player(
+        "memory", blob, key=KEY, options=options, url=URL, defaults=defaults,
+        fetch=_fetcher(names, text),
+    )  # fmt: skip
+    return {"cursor": live, "notes": notes}
 
 
 def brackets_caption(acc: dict[str, np.ndarray], trained: int | None) -> str:

@@ -1,5 +1,6 @@
 """Figure builders of the Masks page: a mask, a masked dot product, receptive fields
-growing with depth (blind spot outlined), raster order, and the mask-off comparison.
+growing with depth (blind spot outlined), and the mask-off comparison (the raster order
+is stepped in the browser: ``autoreg/ui/static/masks.js``).
 
 Pure: arrays in, ``go.Figure`` out. Receptive-field pictures take the boolean maps that
 ``autoreg.pixelcnn`` computes by autograd; nothing here decides what a pixel sees.
@@ -151,71 +152,6 @@ def field_figure(
     square_axes(fig, size)
     fig.update_layout(plot_bgcolor="#f8f9fa", clickmode="event+select")
     return legend_below(style(fig, title=title, height=height))
-
-
-def raster_figure(image, levels: int, *, every: int = 1, height: int = 430) -> go.Figure:
-    """Client-side animation: the image revealed pixel by pixel in raster order."""
-    img = _np(image).astype(float)
-    size = img.shape[0]
-    order = np.arange(size * size).reshape(size, size)
-    steps = list(range(0, size * size + 1, every))
-    if steps[-1] != size * size:
-        steps.append(size * size)
-
-    def shown(t: int) -> np.ndarray:
-        return np.where(order < t, img, np.nan)
-
-    def cursor(t: int) -> tuple[int, int]:
-        return divmod(min(t, size * size - 1), size)  # (row, col)
-
-    first = steps[len(steps) // 3]
-    r, c = cursor(first)
-    heatmap = go.Heatmap(
-        z=shown(first), zmin=0, zmax=levels - 1, colorscale=GREYS, customdata=order,
-        colorbar={"title": {"text": "level"}, "thickness": 12},
-        hovertemplate="row %{y}, col %{x}<br>step %{customdata}<extra></extra>",
-    )  # fmt: skip
-    marker = go.Scatter(
-        x=[c], y=[r], mode="markers", name="next pixel",
-        marker={"symbol": "square-open", "size": 300 // size, "color": HIGHLIGHT,
-                "line": {"width": 3, "color": HIGHLIGHT}},
-    )  # fmt: skip
-    # Frames carry only what changes (z, the marker's place): plotly merges them into the
-    # traces above. Full traces per frame cost ~1 ms each to validate and ship (257 here).
-    frames = []
-    for t in steps:
-        r, c = cursor(t)
-        z = [[None if np.isnan(v) else v for v in row] for row in shown(t).tolist()]
-        frames.append({"name": str(t), "traces": [0, 1],
-                       "data": [{"type": "heatmap", "z": z},
-                                {"type": "scatter", "x": [c], "y": [r]}]})  # fmt: skip
-    fig = go.Figure(data=[heatmap, marker], frames=frames)
-    play = {
-        "frame": {"duration": 40, "redraw": True},
-        "fromcurrent": True,
-        "transition": {"duration": 0},
-    }
-    fig.update_layout(
-        updatemenus=[{
-            "type": "buttons", "showactive": False, "x": 0, "y": -0.06, "xanchor": "left",
-            "buttons": [
-                {"label": "▶ play", "method": "animate", "args": [None, play]},
-                {"label": "❚❚ pause", "method": "animate",
-                 "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]},
-            ],
-        }],
-        sliders=[{
-            "active": len(steps) // 3, "x": 0.22, "len": 0.78, "y": -0.02,
-            "currentvalue": {"prefix": "pixels drawn: "},
-            "steps": [{"label": str(t), "method": "animate",
-                       "args": [[str(t)], {"frame": {"duration": 0, "redraw": True},
-                                           "mode": "immediate"}]} for t in steps],
-        }],
-        plot_bgcolor="#e9ecef",
-        showlegend=False,
-    )  # fmt: skip
-    square_axes(fig, size)
-    return style(fig, height=height)
 
 
 def curves_figure(train_bits: dict, test_bits: dict, *, height: int = 300) -> go.Figure:

@@ -1,4 +1,5 @@
-"""Figures of the Memory page: gradient influence, task accuracy, gates, sigmoid vs tanh.
+"""Figures of the Memory page: task accuracy, gates, sigmoid vs tanh (the gradient
+influence is stepped in the browser: ``autoreg/ui/static/memory.js``).
 
 Pure builders: arrays in, ``go.Figure`` out, styled by ``autoreg.viz.common.style``.
 Cells always wear ``CELL_COLOURS`` (RNN grey, LSTM blue, GRU orange) so a learner can
@@ -25,85 +26,6 @@ FLOOR = 1e-12  # influence below this is shown at the floor (log scale)
 
 def _colour(cell: str) -> str:
     return CELL_COLOURS.get(cell, MUTED)
-
-
-def influence_lines(
-    tokens: list[str],
-    influence: dict[str, np.ndarray],
-    *,
-    title: str | None = None,
-    height: int = 380,
-    width: int | None = None,
-    template: str | None = None,
-) -> go.Figure:
-    """One line per cell: relative influence (log y) against steps back from the prediction.
-
-    ``influence[cell]`` has one value per input 0..T-1; ``tokens`` are those inputs.
-    """
-    fig = go.Figure()
-    for cell, values in influence.items():
-        n = len(values)
-        back = np.arange(n, 0, -1)  # input t is T - t steps back
-        fig.add_trace(
-            go.Scatter(
-                x=back,
-                y=np.maximum(values, FLOOR),
-                mode="lines",
-                name=cell.upper(),
-                line={"color": _colour(cell), "width": 2.5},
-                customdata=[token_label(t) for t in tokens[:n]],
-                hovertemplate=f"{cell.upper()}<br>%{{x}} steps back: '%{{customdata}}'"
-                "<br>influence %{y:.3e}<extra></extra>",
-            )
-        )
-    fig.update_xaxes(title="steps back from the predicted character", autorange="reversed")
-    fig.update_yaxes(
-        title="‖∂ log p / ∂ embedding‖ (newest input = 1)", type="log", exponentformat="power"
-    )
-    fig.update_layout(showlegend=True, legend={"title": {"text": "cell"}})
-    return style(fig, title=title, height=height, width=width, template=template)
-
-
-def influence_strips(
-    tokens: list[str],
-    influence: dict[str, np.ndarray],
-    *,
-    log_floor: float = -8.0,
-    title: str | None = None,
-    height: int | None = None,
-    width: int | None = None,
-    template: str | None = None,
-) -> go.Figure:
-    """The input text once per cell, each character coloured by log10 relative influence."""
-    cells = list(influence)
-    z = np.array([np.log10(np.maximum(influence[c], FLOOR)) for c in cells])  # (cells, n)
-    labels = [token_label(t) for t in tokens[: z.shape[1]]]
-    text = [labels for _ in cells]
-    exact = [[f"{v:.3e}" for v in influence[c]] for c in cells]
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.clip(z, log_floor, 0.0),
-            x=np.arange(z.shape[1]),
-            y=[c.upper() for c in cells],
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 13},
-            customdata=exact,
-            colorscale=SEQUENTIAL,
-            zmin=log_floor,
-            zmax=0.0,
-            xgap=1,
-            ygap=4,
-            colorbar={"title": {"text": "log₁₀ influence"}, "thickness": 12, "dtick": 2},
-            hovertemplate="%{y}: '%{text}'<br>influence %{customdata}"
-            "<br>log10 = %{z:.2f}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    fig.update_yaxes(autorange="reversed", showgrid=False)
-    return style(
-        fig, title=title, height=height or 90 + 50 * len(cells), width=width, template=template
-    )
 
 
 def accuracy_curves(

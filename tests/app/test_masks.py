@@ -1,10 +1,29 @@
-"""Masks page under AppTest: every control, a pixel click injected, the mask-off switch."""
+"""Masks page under AppTest: every control, a pixel click injected, the URL, the mask-off
+switch, and the raster order's player (its payload: the digit, revealed in raster order)."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
+
+from autoreg.seq import payload as pl
+from autoreg.ui import pixels as ui
+from autoreg.ui import player as pp
+
 PAGE = "pages/masks.py"
+
+
+def _raster(at) -> tuple[dict, dict, dict]:
+    el = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("_masks"))
+    options, blob = pp.split_mount(el.proto.bytes)
+    meta, arrays = pl.unpack(blob)
+    return options, meta, arrays
+
+
+def _query(at, key: str):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
 
 
 def _titles(at) -> list[str]:
@@ -43,9 +62,39 @@ def test_every_control(open_page):
     assert at.session_state["masks_pixel"] == (12, 9)
     titles = _titles(at)
     assert any("pixel (12, 9)" in t and "blind spot 0 px" in t for t in titles)
-    raster = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    assert any(len(spec.get("frames", [])) > 100 for spec in raster)
+    assert (_query(at, "masks_row"), _query(at, "masks_col")) == ("12", "9")
+    options, meta, arrays = _raster(at)
+    assert meta["view"] == "masks" and meta["n_steps"] == 16 * 16 + 1
+    np.testing.assert_array_equal(arrays["image"], ui.example_digit().numpy())
+    assert options["cursor"]["step"] == 256 // 3 and options["speed_unit"] == "pixels/s"
+    assert not any(json.loads(el.proto.spec).get("frames") for el in at.get("plotly_chart")), (
+        "the raster order is no plotly animation any more (pausing one threw a page error)"
+    )
     assert not at.exception
+
+
+def test_a_link_opens_the_same_pixel_depth_layer_and_raster_step(open_page):
+    at = open_page(PAGE, masks_row="3", masks_col="11", masks_depth="5", masks_layer="2",
+                   masks_stack_k="5", masks_raster="200")  # fmt: skip
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["masks_pixel"] == (3, 11)
+    assert any("pixel (3, 11), 2 layer(s)" in t for t in _titles(at))
+    assert at.slider(key="masks_depth").value == 5 and at.radio(key="masks_stack_k").value == 5
+    assert _raster(at)[0]["cursor"]["step"] == 200
+    at.session_state[f"{ui.RASTER_KEY}_sync"] = {
+        "report": {"cursor": {"step": 17, "speed": 16}, "need": {}, "seq": 0}
+    }
+    at.run()
+    assert _query(at, "masks_raster") == "17"
+
+
+def test_bad_pixel_and_raster_values_in_a_link_get_a_notice(open_page):
+    at = open_page(PAGE, masks_row="40", masks_col="2", masks_raster="9999")
+    assert not at.exception, [e.message for e in at.exception]
+    notes = " ".join(w.value for w in at.warning)
+    assert "masks_row=40" in notes and "masks_raster" in notes, notes
+    assert at.session_state["masks_pixel"] == (7, 7)
+    assert "masks_row" not in at.query_params
 
 
 def test_disable_the_mask(open_page):

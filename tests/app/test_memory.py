@@ -2,22 +2,48 @@
 
 Random-weight character models are put into the session (as the Train page would), so
 the gradient part runs whether or not the shipped char models are installed yet; the
-task parts use the shipped recall / aⁿbⁿ models.
+task parts use the shipped recall / aⁿbⁿ models. The predicted position is a player
+(tests/browser/test_memory.py drives it): here its payload, its channel and its URL.
 """
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
+from autoreg.seq import influence_payload as ip
+from autoreg.seq import memory
+from autoreg.seq import payload as pl
 from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card
 from autoreg.seq.tokenizers import CharTokenizer
+from autoreg.ui import memory as ui
+from autoreg.ui import player as pp
 from autoreg.ui.models import SessionModel
 from autoreg.ui.sequences import PRESETS
 
 PAGE = "pages/memory.py"
+SYNC = f"{ui.KEY}_sync"
+
+
+def mounted(at) -> tuple[dict, dict, dict]:
+    """(options, payload meta, payload arrays) of the influence player the page mounted."""
+    el = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("_memory"))
+    options, blob = pp.split_mount(el.proto.bytes)
+    meta, arrays = pl.unpack(blob)
+    return options, meta, arrays
+
+
+def report(at, seq: int = 0, need=None, **cursor) -> None:
+    full = {"speed": 2, **cursor}
+    at.session_state[SYNC] = {"report": {"cursor": full, "need": need or {}, "seq": seq}}
+
+
+def query(at, key: str):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
 
 
 def session_models() -> dict[str, SessionModel]:
@@ -58,13 +84,58 @@ def test_page_draws_all_parts(memory_page):
     assert not at.exception, [e.message for e in at.exception]
     specs = list(charts(at).values())
     names = [[t.get("name") for t in s["data"]] for s in specs]
-    assert ["RNN", "LSTM", "GRU"] in names  # gradient lines and recall accuracy
-    assert len(specs) >= 8
+    assert ["RNN", "LSTM", "GRU"] in names  # recall accuracy
+    assert len(specs) >= 6
     table = at.table[-1].value
     assert (table["recurrent: model"] == table["kH(E+H+2)"]).all()
     assert (table["total: model"] == table["total: formula"]).all()
     assert set(table["× RNN"]) <= {1.0, 3.0, 4.0}
-    assert any("steps back" in m.value for m in at.markdown)
+    anchors = [h.proto.anchor for h in at.header]
+    assert anchors == ["influence", "tasks", "gates", "activations", "cells"]
+    nav = next(m.value for m in at.markdown if m.value.startswith("**On this page:**"))
+    assert all(f"(#{a})" in nav for a in anchors), "a link to every section"
+
+
+def test_the_player_holds_each_cells_gradient_at_the_links_position(memory_page):
+    at = memory_page(memory_target="150")
+    pick_session_models(at)
+    assert not at.exception, [e.message for e in at.exception]
+    options, meta, arrays = mounted(at)
+    text = PRESETS["Python code"]
+    assert meta["view"] == "memory" and meta["n_steps"] == len(text)
+    assert meta["cells"] == ["rnn", "lstm", "gru"] and options["cursor"]["step"] == 150
+    assert options["strip"] == 60
+    W = meta["window"]
+    k = 150 // W
+    models = at.session_state["train_session_models"]
+    for cell in ("rnn", "lstm", "gru"):
+        model = models[f"session:{cell}-test"].model
+        row = arrays[f"w{k}:{cell}"][150 - k * W]
+        want = memory.gradient_influence(model, model.encode(text), 150)
+        np.testing.assert_allclose(row[:150], want, rtol=1e-4, atol=1e-12)
+        rel = ip.relative(row, 150)  # what the browser prints
+        np.testing.assert_allclose(rel, memory.relative_influence(want), rtol=1e-4)
+
+
+def test_the_channel_answers_with_more_windows_and_keeps_the_url(memory_page):
+    at = memory_page()
+    pick_session_models(at)
+    _, meta, arrays = mounted(at)
+    last = meta["windows"] - 1
+    assert {int(n.split(":")[0][1:]) for n in arrays} == {last}, "the link's window only"
+    report(at, seq=1, need={"windows": [0]}, step=10)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    answer = next(
+        e.proto.bytes
+        for e in at.get("bidi_component")
+        if e.proto.component_name.endswith("channel")
+    )
+    a_meta, parts = pl.unpack(answer)
+    assert a_meta["id"] == meta["id"] and set(parts) == {"w0:rnn", "w0:lstm", "w0:gru"}
+    assert query(at, "memory_target") == "10"
+    at.run()
+    assert mounted(at)[0]["cursor"]["step"] == 10
 
 
 def test_every_control(memory_page):
@@ -75,11 +146,12 @@ def test_every_control(memory_page):
     at.text_area(key="memory_text").input("((a)) and [b] then 'c' again")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert at.slider(key="memory_target").max == len("((a)) and [b] then 'c' again") - 1
-    at.slider(key="memory_target").set_value(5)
+    _, meta, _ = mounted(at)
+    assert meta["n_steps"] == len("((a)) and [b] then 'c' again")
     at.slider(key="memory_window").set_value(20)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
+    assert mounted(at)[0]["strip"] == 20
     at.number_input(key="memory_seed").set_value(7)
     at.select_slider(key="memory_lines_per_lag").set_value(50)
     at.slider(key="memory_lag").set_value(5)
@@ -87,24 +159,26 @@ def test_every_control(memory_page):
     at.radio(key="memory_hist_cell").set_value("gru")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("steps back" in m.value for m in at.markdown)
 
 
 def test_text_shorter_than_the_target_clamps_it(memory_page):
     at = memory_page()
     pick_session_models(at)
-    at.slider(key="memory_target").set_value(150)
+    report(at, step=150)
+    at.run()
     at.selectbox(key="memory_preset").set_value("Brackets and quotes")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert at.slider(key="memory_target").value <= len(PRESETS["Brackets and quotes"]) - 1
+    assert mounted(at)[0]["cursor"]["step"] <= len(PRESETS["Brackets and quotes"]) - 1
+    assert not any("memory_target" in w.value for w in at.warning)
 
 
 def test_state_comes_from_the_url_and_bad_values_are_reported(memory_page):
-    at = memory_page(memory_lag="33", memory_letter="f", memory_target="99999")
+    at = memory_page(memory_lag="33", memory_letter="f", memory_target="99999", memory_seed="7")
     assert not at.exception, [e.message for e in at.exception]
     assert at.slider(key="memory_lag").value == 33
     assert at.selectbox(key="memory_letter").value == "f"
+    assert at.number_input(key="memory_seed").value == 7
     assert any("memory_target" in w.value for w in at.warning)
 
 

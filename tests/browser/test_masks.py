@@ -1,4 +1,9 @@
-"""Masks page in real Chromium: click a pixel, see its receptive field; the blind spot."""
+"""Masks page in real Chromium: click a pixel, see its receptive field; the blind spot;
+the raster order stepped in the browser; the chosen pixel and depth in a copied link.
+
+Screenshots (look at them): tests/artifacts/masks.png, masks-blind-spot.png,
+masks-raster.png (the raster player paused mid-way).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,15 @@ import re
 import pytest
 
 from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
+from tests.browser.players import (
+    PLAYER,
+    drag_slider,
+    focus_page,
+    frames,
+    play_then_pause,
+    step,
+    wait_url,
+)
 
 pytestmark = pytest.mark.browser
 SIZE = 15
@@ -60,4 +74,73 @@ def test_disable_the_mask_trains_the_twin(app_server, page):
     wait_idle(page, timeout=180_000)
     assert page.get_by_text("Test NLL without masks").count() == 1
     assert page.get_by_text("including itself: True").count() == 1
+    assert_clean(page)
+
+
+def test_the_raster_order_steps_plays_and_pauses_in_the_browser(app_server, page, artifacts_dir):
+    open_app(page, app_server, "home")
+    open_app(page, app_server, "masks", "masks_raster=20")
+    player = page.locator(PLAYER)
+    player.wait_for(timeout=60_000)
+    assert step(page) == 20
+    head = page.get_by_test_id("msk-head")
+    assert (
+        head.inner_text()
+        == "20 of 256 pixels drawn · next: pixel (1, 4), predicted from the 20 before it"
+    )
+    focus_page(page)
+    for t in range(21, 31):
+        page.keyboard.press("ArrowRight")
+        assert step(page) == t and f"next: pixel ({t // 16}, {t % 16})" in head.inner_text()
+    image = page.get_by_test_id("msk-image")
+    box = image.bounding_box()
+    image.click(position={"x": box["width"] * 9.5 / 16, "y": box["height"] * 6.5 / 16})
+    assert step(page) == 6 * 16 + 9
+    before = frames(page)
+    assert len(drag_slider(page, 0.7)) >= 10 and frames(page) - before >= 10
+    page.keyboard.press("Home")
+    stopped = play_then_pause(page, advance=5)  # pausing once threw a page error
+    assert f"{stopped} of 256 pixels drawn" in head.inner_text()
+    wait_url(page, f"masks_raster={stopped}")
+    player.scroll_into_view_if_needed()
+    player.screenshot(path=str(artifacts_dir / "masks-raster.png"))
+    assert_clean(page)
+
+
+def test_a_copied_link_keeps_the_pixel_and_depth(app_server, page, browser):
+    open_app(page, app_server, "home")
+    open_app(page, app_server, "masks")
+    plain = page.locator(".stPlotlyChart").nth(2)
+    click_pixel(page, plain, 11, 3)
+    wait_url(page, "masks_row=11")
+    wait_url(page, "masks_col=3")
+    depth = page.get_by_test_id("stSlider").filter(has_text="Depth (layers)").get_by_role("slider")
+    depth.focus()
+    depth.press("ArrowRight")
+    wait_idle(page)
+    wait_url(page, "masks_depth=5")
+    other = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        fresh = other.new_page()
+        open_app(fresh, app_server, "home")
+        fresh.goto(page.url, wait_until="domcontentloaded")
+        wait_idle(fresh)
+        chart = fresh.locator(".stPlotlyChart").nth(2)
+        chart.wait_for(timeout=60_000)
+        assert "pixel (11, 3), 5 layer(s)" in chart.inner_text()
+    finally:
+        other.close()
+    # legends sit under the tick labels, never on them
+    for i in (2, 3):
+        chart = page.locator(".stPlotlyChart").nth(i)
+        chart.scroll_into_view_if_needed()
+        legend = chart.locator(".legend").bounding_box()
+        ticks = [
+            chart.locator(".xtick text").nth(k).bounding_box()
+            for k in range(chart.locator(".xtick text").count())
+        ]
+        assert ticks and all(t["y"] + t["height"] <= legend["y"] + 0.5 for t in ticks), (
+            legend,
+            ticks,
+        )
     assert_clean(page)

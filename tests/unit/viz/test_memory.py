@@ -4,50 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from autoreg.seq import cells, memory
-from autoreg.seq.model import SequenceConfig, SequenceModel
-from autoreg.seq.tokenizers import CharTokenizer
+from autoreg.seq import cells
 from autoreg.viz import memory as viz
-from autoreg.viz.common import CELL_COLOURS, SEQUENTIAL
-
-
-def influence_of_three(text: str = "def f(x):\n    return x") -> dict[str, np.ndarray]:
-    tok = CharTokenizer.fit(text)
-    out = {}
-    for k, cell in enumerate(("rnn", "lstm", "gru")):
-        torch.manual_seed(k)
-        model = SequenceModel(SequenceConfig(cell, tok.vocab_size, 4, 8), tok).eval()
-        norms = memory.gradient_influence(model, tok.encode(text), len(text) - 1)
-        out[cell] = memory.relative_influence(norms)
-    return out
-
-
-def test_influence_lines_plot_each_cell_against_steps_back_on_a_log_axis():
-    text = "def f(x):\n    return x"
-    infl = influence_of_three(text)
-    fig = viz.influence_lines(list(text[:-1]), infl)
-    assert [t.name for t in fig.data] == ["RNN", "LSTM", "GRU"]
-    for trace, (cell, values) in zip(fig.data, infl.items(), strict=True):
-        assert trace.line.color == CELL_COLOURS[cell]
-        np.testing.assert_allclose(trace.y, np.maximum(values, viz.FLOOR))
-        assert list(trace.x) == list(range(len(values), 0, -1))
-        assert trace.y[-1] == 1.0  # the newest input is the reference
-        assert trace.customdata[1] == "e"  # hover names the character
-    assert fig.layout.yaxis.type == "log"
-
-
-def test_influence_strips_colour_each_character_by_log_influence():
-    text = "abc\nd"
-    infl = {"rnn": np.array([1e-10, 1e-3, 0.1, 0.5, 1.0]), "lstm": np.ones(5)}
-    fig = viz.influence_strips(list(text), infl, log_floor=-8)
-    (hm,) = fig.data
-    assert list(hm.y) == ["RNN", "LSTM"]
-    np.testing.assert_allclose(hm.z[0], [-8, -3, -1, np.log10(0.5), 0])  # clipped at the floor
-    assert list(hm.text[0]) == ["a", "b", "c", "⏎", "d"]
-    assert hm.customdata[0][0] == "1.000e-10"  # hover keeps the exact value
-    assert hm.zmin == -8 and hm.zmax == 0 and hm.colorbar.title.text
+from autoreg.viz.common import SEQUENTIAL
 
 
 def test_accuracy_curves_mark_chance_and_the_training_range():

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autoreg.pixelcnn.demos import dot_product_example, raster_order, stack_fields, train_mask_demo
+from autoreg.pixelcnn.demos import dot_product_example, stack_fields, train_mask_demo
 from autoreg.pixelcnn.generation import (
     EXPORT_MIN_SIDE,
     FieldStencil,
@@ -27,7 +27,7 @@ from autoreg.pixelcnn.layers import causal_mask
 from autoreg.pixelcnn.models import PixelCNNConfig, build_model
 from autoreg.pixelcnn.receptive import blind_spot_size, receptive_field
 from autoreg.pixelcnn.sampling import entropy_bits, sample_images
-from autoreg.viz.masks import dot_product_figure, field_figure, mask_figure, raster_figure
+from autoreg.viz.masks import dot_product_figure, field_figure, mask_figure
 from autoreg.viz.pixels import CLICK_NAME, LEGEND_ROOM, grid_figure, image_figure
 
 
@@ -82,17 +82,6 @@ def test_field_figure_shows_the_autograd_field_layer_by_layer(kind):
     assert sf.fields[:-1].le(sf.fields[1:]).all(), "the field only grows with depth"
     clicks = _trace(fig, CLICK_NAME)
     assert len(clicks.x) == 15 * 15 and set(map(tuple, clicks.customdata)) >= {(row, col)}
-
-
-def test_raster_animation_reveals_pixels_in_order():
-    img = torch.arange(36).reshape(6, 6) % 4
-    fig = raster_figure(img, 4, every=5)
-    assert [f.name for f in fig.frames][-1] == "36"
-    for frame in fig.frames:
-        t = int(frame.name)
-        z = np.asarray(frame.data[0].z, dtype=float)
-        assert (~np.isnan(z)).sum() == t
-        assert np.array_equal(~np.isnan(z), (raster_order(6) < t).numpy())
 
 
 def test_field_stencil_equals_receptive_field_everywhere(tiny, gated):
