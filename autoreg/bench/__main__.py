@@ -22,8 +22,8 @@ MEASURE_HELP = {
     "chart; one line per page",
     "step_latency_ratio": "click to redrawn view on each page / the bare page's button; "
     "one line per page",
-    "scrub_fps": "frames drawn per second while Step through's slider is dragged across "
-    "100 steps",
+    "scrub_fps": "frames drawn per second while a player's slider is dragged across 100 "
+    "steps; one line per page with a player",
     "server_memory": "server resident memory in MB after every page opened every shipped "
     "model it offers",
     "classroom_load": "concurrent sessions on one server: rerun p50 and p95 in seconds, and errors",

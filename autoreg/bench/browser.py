@@ -17,7 +17,7 @@ measured interleaved in the same run, is what travels between machines.
   the player's last DOM change (``PLAYER_CLICK_JS``); the server's CPU is counted over
   the whole quiet period, so the debounced URL update the step causes is included.
 * scrub: frames the player draws per second while its slider is dragged across 100
-  steps (``bench_scrub_fps``).
+  steps (``bench_scrub_fps``), on every page with a player (``SCRUB_PAGES``).
 
 Nothing here imports Streamlit: the servers are subprocesses, the registry is plain data.
 """
@@ -225,8 +225,10 @@ PLAYER_CLICK_JS = """
 async ({quiet, timeout}) => {
   const player = (PLAYER)();
   if (!player) throw new Error('no player on the page');
-  const button = player.querySelector('.arp-next');
-  if (!button || button.disabled) throw new Error('the player cannot step further');
+  // a view that opens on its last step (Memory predicts the last character) steps back
+  const next = player.querySelector('.arp-next');
+  const button = next && next.disabled ? player.querySelector('.arp-prev') : next;
+  if (!button || button.disabled) throw new Error('the player cannot step');
   const app = document.querySelector('[data-testid=stApp]');
   let lastChange = 0, painted = 0, last = 0;
   const frame = () => requestAnimationFrame(() => { painted = performance.now(); });
@@ -678,25 +680,36 @@ def scrub(page, start: int = 0, steps: int = 100) -> dict:
     return {"frames": got["frames"], "fps": fps, "end_step": got["step"]}
 
 
-def bench_scrub_fps(url_path: str = "step", repeats: int = 5) -> dict:
-    """Frames per second while the Step through slider is dragged across 100 steps."""
+SCRUB_PAGES = ("step", "generate", "pixels", "memory", "masks")  # the in-browser players
+
+
+def bench_scrub_fps(url_path: str | None = None, repeats: int = 5) -> dict | list[dict]:
+    """Frames per second while a player's slider is dragged across 100 steps: one page,
+    or (by default) one line per page of ``SCRUB_PAGES``, on one server."""
     from playwright.sync_api import sync_playwright
 
-    runs = []
+    pages = SCRUB_PAGES if url_path is None else (url_path,)
     with serve(ROOT / "app.py") as app, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         page = browser.new_context(viewport=VIEWPORT, device_scale_factor=1).new_page()
         load_page(page, page_url(app.url, "home"))  # a fresh server maps pages after "/"
-        load_page(page, page_url(app.url, url_path))
-        if not page.evaluate(f"!!({PLAYER_JS.strip()})()"):
-            browser.close()
-            return {"page": url_path, "fps": None, "ok": None, "note": "no player on this page"}
-        n = int(page.evaluate(f"+({PLAYER_JS.strip()})().querySelector('.arp-slider').max"))
-        steps = min(100, n)
-        for _ in range(repeats + 1):  # the first drag warms the page up and is dropped
-            rewind_player(page)
-            runs.append(scrub(page, 0, steps))
+        lines = [_scrub_page(page, app.url, name, repeats) for name in pages]
         browser.close()
+    return lines if url_path is None else lines[0]
+
+
+def _scrub_page(page, base: str, url_path: str, repeats: int) -> dict:
+    load_page(page, page_url(base, url_path))
+    if not page.evaluate(f"!!({PLAYER_JS.strip()})()"):
+        reveal_step(page)  # a player that appears once a run is started (Generate pixels)
+    if not page.evaluate(f"!!({PLAYER_JS.strip()})()"):
+        return {"page": url_path, "fps": None, "ok": None, "note": "no player on this page"}
+    n = int(page.evaluate(f"+({PLAYER_JS.strip()})().querySelector('.arp-slider').max"))
+    steps = min(100, n)
+    runs = []
+    for _ in range(repeats + 1):  # the first drag warms the page up and is dropped
+        rewind_player(page)
+        runs.append(scrub(page, 0, steps))
     runs = runs[1:]
     fps = [r["fps"] for r in runs if r["fps"] is not None]
     med = round(statistics.median(fps), 1) if fps else None
