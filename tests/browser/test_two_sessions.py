@@ -18,6 +18,7 @@ import pytest
 from autoreg.bench import browser as bb
 from autoreg.registry import PAGES
 from tests.browser.conftest import CHROMIUM_FLAGS, FRAMEWORK_PROBES, VIEWPORT
+from tests.browser.players import PLAYER
 
 pytestmark = pytest.mark.browser
 CLICKS = (3, 5)  # session A steps 3 times, session B 5 times
@@ -85,8 +86,21 @@ async def _session(browser, url: str, clicks: int, errors: list[str]) -> dict:
         await page.evaluate(bb.WAIT_LOAD_JS, ARGS)
         control = await page.evaluate(bb.FIND_STEP_JS)
     start = parse_qs(urlsplit(page.url).query)
-    for _ in range(clicks):
-        await page.evaluate(bb.CLICK_JS, {"selector": "[data-bench-step]", **ARGS})
+    player = page.locator(f"{PLAYER}[data-frames]")
+    if await player.count():  # an in-browser player: → steps it, with no server rerun
+        await page.get_by_test_id("stHeading").first.click()
+        for _ in range(clicks):
+            await page.keyboard.press("ArrowRight")
+    else:
+        for _ in range(clicks):
+            await page.evaluate(bb.CLICK_JS, {"selector": "[data-bench-step]", **ARGS})
+    await page.evaluate(bb.WAIT_LOAD_JS, ARGS)
+    # In-browser players report the cursor once it rests (debounced), then the server
+    # writes it into the URL: wait for that, up to a bound.
+    for _ in range(60):
+        if _moved_by({"start": start, "query": parse_qs(urlsplit(page.url).query)}, clicks):
+            break
+        await asyncio.sleep(0.25)
     await page.evaluate(bb.WAIT_LOAD_JS, ARGS)
     state = {
         "start": start,
