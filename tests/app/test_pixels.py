@@ -108,7 +108,7 @@ def test_a_link_with_a_pixel_regenerates_the_same_sample(open_page):
     run = at.session_state[ui.RUN_KEY]
     assert run.seed == 7 and run.n == 2
     _finish(at)
-    options, meta, arrays = mounted(at)
+    options, _meta, arrays = mounted(at)
     assert options["cursor"]["step"] == 30
     other = open_page(PAGE, pixels_model=MODEL, pixels_step="30", pixels_seed="7", pixels_n="2")
     _finish(other)
