@@ -87,8 +87,11 @@ probe_text, features = ui.probe(probe_source)
 st.markdown(
     f"Every unit (h, c and each gate of layer {layer}) is compared with features of "
     f"{len(probe_text):,} characters the model never trained on ("
-    + ("held-out standard-library files" if probe_source == "code"
-       else "docstrings of NumPy, pandas and scikit-learn")
+    + (
+        "held-out standard-library files"
+        if probe_source == "code"
+        else "docstrings of NumPy, pandas and scikit-learn"
+    )
     + "). Yes/no features are scored by AUROC (the chance that the unit is higher on a "
     "random *yes* than on a random *no*: 0.5 is chance, 1 or 0 is perfect), counts by "
     "Pearson correlation."
