@@ -5,13 +5,8 @@ import streamlit as st
 from autoreg.pixelcnn.demos import dot_product_example
 from autoreg.pixelcnn.receptive import blind_spot_size
 from autoreg.ui.chrome import presenting, require_frame
-from autoreg.ui.pixels import (
-    cached_stack_fields,
-    chosen_pixel,
-    example_digit,
-    mask_demo,
-    raster_player,
-)
+from autoreg.ui.masks import chosen_pixel, raster_player
+from autoreg.ui.pixels import cached_stack_fields, example_digit, mask_demo
 from autoreg.ui.urlstate import notice, show_url_notices, url_notice_area, url_widget
 from autoreg.viz.masks import curves_figure, dot_product_figure, field_figure, mask_figure
 from autoreg.viz.pixels import grid_figure

@@ -8,8 +8,9 @@ import json
 import numpy as np
 
 from autoreg.seq import payload as pl
-from autoreg.ui import pixels as ui
+from autoreg.ui import masks as ui
 from autoreg.ui import player as pp
+from autoreg.ui.pixels import example_digit
 
 PAGE = "pages/masks.py"
 
@@ -65,7 +66,7 @@ def test_every_control(open_page):
     assert (_query(at, "masks_row"), _query(at, "masks_col")) == ("12", "9")
     options, meta, arrays = _raster(at)
     assert meta["view"] == "masks" and meta["n_steps"] == 16 * 16 + 1
-    np.testing.assert_array_equal(arrays["image"], ui.example_digit().numpy())
+    np.testing.assert_array_equal(arrays["image"], example_digit().numpy())
     assert options["cursor"]["step"] == 256 // 3 and options["speed_unit"] == "pixels/s"
     assert not any(json.loads(el.proto.spec).get("frames") for el in at.get("plotly_chart")), (
         "the raster order is no plotly animation any more (pausing one threw a page error)"

@@ -13,9 +13,18 @@ import pytest
 import autoreg
 from autoreg.pretrained import list_pretrained
 from autoreg.seq import influence_payload as ip
+from autoreg.seq.payload import token_label
 from autoreg.ui.sequences import PRESETS
 from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
-from tests.browser.players import PLAYER, drag_slider, focus_page, step, wait_player, wait_url
+from tests.browser.players import (
+    PLAYER,
+    drag_slider,
+    focus_page,
+    play_then_pause,
+    step,
+    wait_player,
+    wait_url,
+)
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -158,7 +167,7 @@ def test_the_predicted_position_steps_in_the_browser_with_exact_numbers(
         caption, rel = _expected(names, text, T)
         assert page.get_by_test_id("mem-caption").inner_text() == caption, T
     head = page.get_by_test_id("mem-head").inner_text()
-    assert head.startswith(f"Predicting {text[T0 - 20]!r} at position {T0 - 20}")
+    assert head.startswith(f"Predicting {token_label(text[T0 - 20])!r} at position {T0 - 20}")
     # the strips: one character per box, hover for its exact influence
     box = page.get_by_test_id("mem-strips").locator(".mem-char:not([hidden])").nth(61)  # LSTM
     box.hover()
@@ -175,6 +184,12 @@ def test_the_predicted_position_steps_in_the_browser_with_exact_numbers(
     assert page.get_by_test_id("mem-caption").inner_text() == _expected(names, text, 2)[0]
     seen = drag_slider(page, 0.6, moves=30)
     assert len(seen) >= 10
+    stopped = play_then_pause(page, advance=2)
+    assert (
+        page.get_by_test_id("mem-head")
+        .inner_text()
+        .startswith(f"Predicting {token_label(text[stopped])!r} at position {stopped} ")
+    )
     wait_player(page, "!p.querySelector('.mem-wait:not([hidden])')", 120_000)
     page.locator(".mem-head").scroll_into_view_if_needed()
     page.get_by_test_id("mem-lines-card").screenshot(

@@ -67,6 +67,9 @@ registerView(
         const cls = `gen-tok${i === t ? " cur" : ""}${one && i > t ? " gone" : ""}`;
         if (s.className !== cls) s.className = cls;
       });
+    }
+    // Reads layout, so it runs after every write of the frame: one layout, not two.
+    function scrollText(S, t) {
       const span = S.spans[t];
       const box = S.textBox;
       const top = span.offsetTop - box.offsetTop;
@@ -155,6 +158,9 @@ registerView(
       if (rank > K) rows.push({ id: drawnId, rank, get: (name) => ({ v: P.num(`d_${name}`, t), s: (d) => P.str(`d_${name}`, t, d) }), kept: P.arrays.d_kept[t] === 1 });
       return rows;
     }
+    function setText(node, text) {
+      if (node.textContent !== text) node.textContent = text;
+    }
     function placeSigned(part, v, lo, hi) {
       const f = (x) => (100 * (x - lo)) / (hi - lo || 1);
       const a = Math.min(f(0), f(v));
@@ -200,17 +206,17 @@ registerView(
         const p1 = r.get("p1");
         const [c1, c2, c3, c4] = row.cells;
         placeSigned(c1, z.v, zlo, zhi);
-        c1.value.textContent = z.s(2);
+        setText(c1.value, z.s(2));
         placeSigned(c2, zt.v, slo, shi);
-        c2.value.textContent = zt.s(2);
+        setText(c2.value, zt.s(2));
         placeSigned(c3, zt.v, slo, shi);
-        c3.value.textContent = r.kept ? zt.s(2) : "−∞";
+        setText(c3.value, r.kept ? zt.s(2) : "−∞");
         c3.bar.classList.toggle("cut", !r.kept);
         c4.bar.style.left = "0";
         c4.bar.style.width = `${(100 * p.v) / pmax}%`;
         c4.bar.classList.toggle("drawn", drawn);
         c4.tick.style.left = `${(100 * p1.v) / pmax}%`;
-        c4.value.textContent = p.s(3);
+        setText(c4.value, p.s(3));
         for (const c of row.cells) c.cell.classList.toggle("extra", !!r.rank);
         const tip = `${label}${drawn ? " (drawn)" : ""}\nz = ${z.s(4)}\nz/T = ${zt.s(4)}${r.kept ? "" : " (cut: outside the top k, or never drawn)"}\np = ${p.s(4)}\np at T = 1: ${p1.s(4)}`;
         row.label.__tip = tip;
@@ -340,6 +346,7 @@ registerView(
       drawPipeline(S, t);
       drawTemps(S, t);
       drawDrawn(S, t);
+      scrollText(S, t);
     }
     return {
       label: "Generated token",

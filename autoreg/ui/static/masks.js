@@ -44,6 +44,7 @@ registerView(
       const legend = el("div", { class: "msk-legend" }, [
         el("span", { class: "msk-key" }, [el("span", { class: "msk-swatch msk-sw-next" }), "the next pixel: predicted from every pixel before it"]),
         el("span", { class: "msk-key" }, [el("span", { class: "msk-swatch msk-sw-blank" }), "not drawn yet"]),
+        el("span", { class: "msk-key" }, [el("span", { class: "msk-swatch msk-sw-levels" }), `grey levels: ${m.level_names[0]} … ${m.level_names[m.levels - 1]}`]),
       ]);
       root.append(S.head, frame, legend);
     }

@@ -178,8 +178,8 @@ registerView(
       });
       grid.addEventListener("mousemove", (e) => {
         const b = e.target.closest && e.target.closest(".mem-char");
-        if (b && b.__tip) S.api.tip.show(e, b.__tip);
-        else S.api.tip.hide();
+        if (!b || !b.__label) return S.api.tip.hide();
+        S.api.tip.show(e, b.__v == null ? `${b.__label} (computing…)` : `${b.__label}\ninfluence ${fmtExp(b.__v, 3)}`);
       });
       grid.addEventListener("mouseleave", () => S.api.tip.hide());
       const c = S.api.colours;
@@ -207,22 +207,22 @@ registerView(
           const t = lo + j;
           const b = boxes[j];
           if (t >= T) {
-            b.hidden = true;
+            if (!b.hidden) b.hidden = true;
             continue;
           }
-          b.hidden = false;
-          b.textContent = m.shown[t];
-          if (!v) {
-            b.style.background = "#e9ecef";
-            b.style.color = "#495057";
-            b.__tip = `${cell}: ${m.quoted[t]} (computing…)`;
-            continue;
+          if (b.hidden) b.hidden = false;
+          if (b.__t !== t) {
+            b.textContent = m.shown[t];
+            b.__t = t;
           }
-          const z = Math.max(STRIP_FLOOR, Math.min(0, Math.log10(v[t])));
-          const css = c.seqCss((z - STRIP_FLOOR) / -STRIP_FLOOR);
-          b.style.background = css;
-          b.style.color = c.ink(css);
-          b.__tip = `${cell}: ${m.quoted[t]}, ${T - t} steps back\ninfluence ${fmtExp(v[t], 3)}`;
+          b.__v = v ? v[t] : null; // the tooltip is formatted on hover, not on every frame
+          b.__label = `${cell}: ${m.quoted[t]}, ${T - t} steps back`;
+          const css = v ? c.seqCss((Math.max(STRIP_FLOOR, Math.min(0, Math.log10(v[t]))) - STRIP_FLOOR) / -STRIP_FLOOR) : "#e9ecef";
+          if (b.__css !== css) {
+            b.__css = css;
+            b.style.background = css;
+            b.style.color = v ? c.ink(css) : "#495057";
+          }
         }
       });
     }
