@@ -297,13 +297,16 @@ def _replay(present: bool, timed: bool, cursor: dict) -> None:
     if drawing and cursor["step"] > run.computed:  # a link's pixel is not drawn yet
         st.info(f"Drawing the link's sample up to pixel {cursor['step']}…")
         return
-    autoplay = st.session_state.get(AUTOPLAY) == run_id(run)
+    rid = run_id(run)
+    if (pp.reported(KEY) or {}).get("id") == rid:  # the browser has it: played once
+        st.session_state.pop(AUTOPLAY, None)  # so a reload does not replay it again
+    # The run's id, sent until the browser reports it: a fragment rerun that reaches the
+    # browser first must not cancel the play (the player plays each id once).
+    autoplay = rid if st.session_state.get(AUTOPLAY) == rid else False
     options = pp.player_options(
         KEY, cursor, presenter=present, speeds=SPEEDS, speed=DEFAULTS["speed"],
         live=drawing, autoplay=autoplay, burst=8, speed_unit="pixels/s",
     )  # fmt: skip
     pp.player("pixels", payload(run), key=KEY, options=options, url=URL, defaults=DEFAULTS)
-    if autoplay:
-        st.session_state.pop(AUTOPLAY, None)  # once: a reload does not replay again
     if timed and not drawing:
         st.rerun()  # the run ended while the timer ticks: one full run switches it off

@@ -39,9 +39,9 @@ def mounted(at) -> tuple[dict, dict, dict]:
     return options, meta, arrays
 
 
-def report(at, **cursor) -> None:
+def report(at, id: str | None = None, **cursor) -> None:
     full = {**ui.DEFAULTS, **cursor}
-    at.session_state[SYNC] = {"report": {"cursor": full, "need": {}, "seq": 0}}
+    at.session_state[SYNC] = {"report": {"id": id, "cursor": full, "need": {}, "seq": 0}}
 
 
 @pytest.fixture
@@ -62,12 +62,16 @@ def test_generate_mounts_a_replay_that_plays_from_the_start(page):
     assert (run.n, run.temperature, run.seed, run.total) == (3, 0.7, 4, 64)
     ok(at)
     options, meta, arrays = mounted(at)
-    assert options["autoplay"] is True and options["cursor"]["step"] == 0
+    assert options["autoplay"] == run_id(run) and options["cursor"]["step"] == 0
     assert meta["view"] == "pixels" and meta["id"] == run_id(run) and meta["n"] == 3
     assert options["speeds"] == list(ui.SPEEDS) and options["speed_unit"] == "pixels/s"
     _finish(at)
     options, meta, arrays = mounted(at)
-    assert options["autoplay"] is False, "a later run does not replay it again"
+    assert options["autoplay"] == run_id(run), "until the browser reports the run, it plays it"
+    report(at, id=run_id(run), step=3)
+    at.run()
+    options, meta, arrays = mounted(at)
+    assert options["autoplay"] is False, "once reported, a later run does not replay it"
     assert options["live"] is False and meta["n_steps"] == 65 and meta["done"]
     assert arrays["probs"].shape == (64, 3, 4)
     np.testing.assert_allclose(arrays["probs"].sum(-1), 1, atol=1e-5)
@@ -95,7 +99,7 @@ def test_the_channel_keeps_the_url_and_resample_starts_at_the_cursor(page):
     new = at.session_state[ui.RUN_KEY]
     assert new is not run and new.total == 24 and new.seed == run.seed + 1
     options, meta, _ = mounted(at)
-    assert options["autoplay"] is True and options["cursor"]["step"] == 0
+    assert options["autoplay"] == run_id(new) and options["cursor"]["step"] == 0
     assert meta["id"] == run_id(new)
     _finish(at)
     assert any("resampled" in w.value for w in at.warning)

@@ -30,7 +30,7 @@ export default function (component) {
       if (r.player !== key) return;
       const send = () => {
         ch.timer = 0;
-        const state = { cursor: r.cursor, need: r.need, seq: r.seq };
+        const state = { id: r.id, cursor: r.cursor, need: r.need, seq: r.seq };
         const text = JSON.stringify(state);
         if (text === ch.sent) return;
         ch.sent = text;

@@ -414,8 +414,10 @@ class Player {
       view.mount(this.view, this.payload, this.viewOptions(), this.api);
     }
     ACTIVE = this;
-    // options.autoplay: a new payload (a generation just started) plays from its start
-    if (!same && options.autoplay) {
+    // options.autoplay: the id of a payload (a generation just started) to play from its
+    // start, once; it comes with every update until the server hears the id back.
+    if (options.autoplay && options.autoplay === payload.meta.id && this.autoplayed !== payload.meta.id) {
+      this.autoplayed = payload.meta.id;
       this.t = 0;
       this.play();
     } else this.draw();
@@ -549,7 +551,7 @@ class Player {
     this.reported = true;
     this.lastReported = cursor;
     window.dispatchEvent(
-      new CustomEvent("arp:report", { detail: { player: this.key, cursor, playing: this.playing, need, seq: this.seq } })
+      new CustomEvent("arp:report", { detail: { player: this.key, id: this.payload.meta.id, cursor, playing: this.playing, need, seq: this.seq } })
     );
   }
 }
