@@ -169,3 +169,29 @@ def _check_card(card: dict) -> None:
         )
     if not isinstance(card.get("config"), dict):
         raise ValueError("The checkpoint's card has no model config.")
+
+
+def load_state_strict(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """``load_state_dict`` that reports mismatches as a ``ValueError`` a user can read."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = sorted(
+        k
+        for k in set(expected) & set(tensors)
+        if tuple(expected[k].shape) != tuple(tensors[k].shape)
+    )
+    if missing or extra or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:3]}")
+        if extra:
+            parts.append(f"unexpected {extra[:3]}")
+        if wrong:
+            k = wrong[0]
+            parts.append(
+                f"shape mismatch for {k}: file {tuple(tensors[k].shape)}, "
+                f"config {tuple(expected[k].shape)}"
+            )
+        raise ValueError("The weights do not match the model config: " + "; ".join(parts) + ".")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})

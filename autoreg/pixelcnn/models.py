@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autoreg.checkpoints import Checkpoint, load_state_strict
 from autoreg.pixelcnn.layers import GatedLayer, MaskedConv2d, ResidualBlock
 
 KINDS = ("pixelcnn", "gated")
@@ -210,10 +211,8 @@ def without_masks(model: PixelCNN | GatedPixelCNN) -> PixelCNN | GatedPixelCNN:
     return copy.eval()
 
 
-def model_from_checkpoint(ckpt) -> PixelCNN | GatedPixelCNN:
+def model_from_checkpoint(ckpt: Checkpoint) -> PixelCNN | GatedPixelCNN:
     """Build and load a model from an ``autoreg.checkpoints.Checkpoint`` (kind pixelcnn)."""
-    from autoreg.pretrained import load_state_strict
-
     config = PixelCNNConfig.from_dict(ckpt.card["config"])
     model = build_model(config)
     load_state_strict(model, ckpt.tensors)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autoreg.checkpoints import Checkpoint
+from autoreg.checkpoints import Checkpoint, load_state_strict, save_checkpoint
 from autoreg.seq.tokenizers import Tokenizer, tokenizer_from_dict
 
 CELLS = ("rnn", "lstm", "gru")
@@ -149,15 +149,11 @@ def checkpoint_card(model: SequenceModel, **extra: object) -> dict:
 
 def save_model(path: str, model: SequenceModel, **extra: object) -> None:
     """Save weights + card atomically via ``autoreg.checkpoints.save_checkpoint``."""
-    from autoreg.checkpoints import save_checkpoint
-
     save_checkpoint(path, model.state_dict(), checkpoint_card(model, **extra))
 
 
 def model_from_checkpoint(ckpt: Checkpoint) -> SequenceModel:
     """Build a ``SequenceModel`` from a checkpoint (config, tokenizer, weights); eval mode."""
-    from autoreg.pretrained import load_state_strict
-
     raw = ckpt.card["config"]
     fields = set(SequenceConfig.__dataclass_fields__)
     unknown = sorted(set(raw) - fields)
