@@ -29,7 +29,7 @@ def shift_images(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     Why: 4,500 training digits are few for a PixelCNN, which overfits them after some 60
     epochs. A digit moved by a pixel or two is still a digit, so small translations give
     the model more distinct images. Measured on the book's configuration, this slows the
-    overfitting but does not stop it (README, "Shipped PixelCNNs"). Pixels moved in from
+    overfitting but does not stop it (docs/training.md). Pixels moved in from
     outside are level 0 (the background), never wrapped from the opposite edge.
     Offsets come from ``gen`` (CPU), so a seeded run draws the same shifts on any device.
     """

@@ -252,6 +252,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = model.config
     data = load_images(args.dataset, size=cfg.image_size, levels=cfg.levels)
     out = Path(args.out)
+    command = getattr(args, "command_line", None)  # set by autoreg.train: goes in the card
 
     def totals(metrics: dict) -> dict:
         """Cumulative epochs and seconds over this run and the runs it resumed."""
@@ -279,10 +280,12 @@ def main(args: argparse.Namespace) -> int:
             "epochs": epoch + 1,
             "train_seconds": round(time.perf_counter() - t_start, 1),
         }
-        save_checkpoint(out, model.state_dict(), make_card(model, data, tcfg, totals(metrics)))
+        save_checkpoint(
+            out, model.state_dict(), make_card(model, data, tcfg, totals(metrics), command)
+        )
 
     metrics = train(model, data, tcfg, on_step=on_step, on_epoch=on_epoch)
-    card = make_card(model, data, tcfg, totals(metrics))
+    card = make_card(model, data, tcfg, totals(metrics), command)
     path = save_checkpoint(out, model.state_dict(), card)
     print(
         f"saved {path}: test {metrics['test_bits_per_dim']:.4f} bits/dim, baseline "

@@ -118,10 +118,12 @@ def test_cli_trains_and_writes_checkpoint_with_card(tmp_path, capsys):
             str(out),
         ]
     )
+    args.command_line = "python -m autoreg.train pixel --model gated ..."  # as autoreg.train sets
     assert cli.main(args) == 0
     assert "test" in capsys.readouterr().out
     ckpt = load_checkpoint(out.with_suffix(".safetensors"))
     card = ckpt.card
+    assert card["command"] == args.command_line
     assert card["kind"] == "pixelcnn" and card["config"]["kind"] == "gated"
     assert card["dataset"]["name"] == "digits-8x8" and card["dataset"]["levels"] == 2
     m = card["metrics"]
