@@ -99,17 +99,10 @@ if not present:
     )
 ui.replay(present)
 run = ui.current_run()
-if run is not None and run.computed:
-    cursor = ui.live_cursor()  # what the browser last reported: files match the screen
-    d1, d2 = st.columns(2)
-    # Files are made on click (callables), from the cursor the browser reported last
-    d1.download_button("Download PNG (the batch at this step)",
-                       lambda: run.png(int(cursor.get("step", 0))), "pixelcnn-samples.png",
-                       "image/png", key="pixels_png", on_click="ignore")  # fmt: skip
-    if run.done or run.stopped:
-        d2.download_button("Download GIF (the whole generation)", partial(run.gif, scale=4),
-                           "pixelcnn-generation.gif", "image/gif", key="pixels_gif",
-                           on_click="ignore")  # fmt: skip
+if run is not None and run.computed and (run.done or run.stopped):
+    st.download_button("Download GIF (the whole generation)", partial(run.gif, scale=4),
+                       "pixelcnn-generation.gif", "image/gif", key="pixels_gif",
+                       on_click="ignore")  # fmt: skip
 st.markdown(
     "**Reading the picture.** Orange tint: the pixels the model can see when it predicts "
     "the current pixel (its receptive field, measured by autograd). Blue outline: pixels "

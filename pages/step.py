@@ -66,32 +66,20 @@ with st.expander("The equations", expanded=not present):
             "use the opposite convention)."
         )
 
-bar = st.columns([3, 1, 2, 1], vertical_alignment="center")
+bar = st.columns([5, 1], vertical_alignment="center")
 compare = url_widget(bar[0].toggle, "Compare RNN, LSTM and GRU", key="step_compare")
 shown = ui.show(name, text, layer, compare, present=present)
 if not present:
     bar[1].download_button(
         "CSV",
         data=ui.csv_exporter(name, text),
-        file_name=f"trace-{name}.csv",
+        file_name=f"trace-{name.replace(':', '-')}.csv",
         mime="text/csv",
         icon=":material/download:",
         key="step_csv",
         on_click="ignore",
         help="The whole trace: one row per step × layer × unit × quantity.",
     )
-    bar[2].download_button(
-        "Save this view (HTML)",
-        data=ui.saver(name, text, layer, compare, shown["cursor"]),
-        file_name=f"step-through-{name}.html",
-        mime="text/html",
-        icon=":material/download:",
-        key="step_html",
-        on_click="ignore",
-        help="One file with this view and its numbers: it steps offline in any browser.",
-    )
-    size = bar[3].container(key="step_html_size")
-    size.caption(ui.saved_size(name, text, layer, compare), help="Size of the saved file")
 with notices:
     for note in shown["notes"]:
         st.warning(note, icon=":material/link_off:")

@@ -9,7 +9,7 @@ Container (little-endian, every array 8-byte aligned so the browser views it in 
 
     b"ARP1" | u32 n | n bytes of UTF-8 JSON {"meta": {...}, "arrays": {name: spec}}
     | spaces to an 8-byte boundary | the data section: every array, each padded to 8
-    spec = {"dtype": "i2"|"i4"|"f4"|"f8", "shape": [...], "offset": into the data
+    spec = {"dtype": "u1"|"i2"|"i4"|"f4"|"f8", "shape": [...], "offset": into the data
             section, "scale"?: 10000}
 
 Exact numbers. Every number the browser prints is the trace's value rounded to the
@@ -60,7 +60,7 @@ SCALE = 10**DECIMALS
 WINDOW_BYTES = 2 * 2**20  # per-unit states per window: the default text fits in one
 TOP_K = 8  # next-token bars
 COMPARE_K = 5  # bars per cell in the compare panel
-_DTYPES = {"i2": np.int16, "i4": np.int32, "f4": np.float32, "f8": np.float64}
+_DTYPES = {"u1": np.uint8, "i2": np.int16, "i4": np.int32, "f4": np.float32, "f8": np.float64}
 
 # The quantities of one layer the strips and the heatmap show, in display order.
 LABELS = {
@@ -126,7 +126,7 @@ def _code(a: np.ndarray) -> str:
     for code, dt in _DTYPES.items():
         if a.dtype == dt:
             return code
-    raise ValueError(f"Arrays must be int16, int32, float32 or float64, not {a.dtype}.")
+    raise ValueError(f"Arrays must be uint8, int16, int32, float32 or float64, not {a.dtype}.")
 
 
 def _header(blob: bytes) -> tuple[dict, int]:

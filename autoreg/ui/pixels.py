@@ -203,6 +203,7 @@ def clicked_pixel(key: str) -> tuple[int, int] | None:
 def _play_from_start(run: GenerationRun) -> None:
     st.session_state[AUTOPLAY] = run_id(run)
     st.session_state.setdefault(f"{KEY}_cursor", {}).update(step=0)
+    st.query_params.pop(URL["step"], None)  # the last run's step: the new one starts at 0
 
 
 def generate(name: str, n: int, start: Start, temperature: float, seed: int) -> None:
@@ -215,7 +216,7 @@ def resample() -> None:
     run = current_run()
     if run is None:
         return
-    step = int(st.session_state.get(f"{KEY}_cursor", {}).get("step", 0))
+    step = _int(st.query_params.get(URL["step"]))  # the browser keeps its cursor in the URL
     new = resample_run(min(step, run.computed), run.seed + 1)
     if new is not None:
         _play_from_start(new)
@@ -259,9 +260,12 @@ def payload(run: GenerationRun) -> bytes:
     return blobs[key][1]
 
 
-def live_cursor() -> dict:
-    """The cursor the server last heard from the browser (step, focus, speed)."""
-    return st.session_state.setdefault(f"{KEY}_cursor", dict(DEFAULTS))
+def _int(value: object) -> int:
+    """A step from the URL or the browser: a non-negative integer, else 0."""
+    try:
+        return max(0, int(str(value)))
+    except ValueError:
+        return 0
 
 
 def replay(present: bool) -> None:
@@ -298,15 +302,21 @@ def _replay(present: bool, timed: bool, cursor: dict) -> None:
         st.info(f"Drawing the link's sample up to pixel {cursor['step']}…")
         return
     rid = run_id(run)
-    if (pp.reported(KEY) or {}).get("id") == rid:  # the browser has it: played once
-        st.session_state.pop(AUTOPLAY, None)  # so a reload does not replay it again
-    # The run's id, sent until the browser reports it: a fragment rerun that reaches the
-    # browser first must not cancel the play (the player plays each id once).
+    # The id of the run Generate (or Resample) just started, sent with every update: the
+    # browser plays each id once, from whichever update reaches it first.
     autoplay = rid if st.session_state.get(AUTOPLAY) == rid else False
     options = pp.player_options(
         KEY, cursor, presenter=present, speeds=SPEEDS, speed=DEFAULTS["speed"],
         live=drawing, autoplay=autoplay, burst=8, speed_unit="pixels/s",
     )  # fmt: skip
-    pp.player("pixels", payload(run), key=KEY, options=options, url=URL, defaults=DEFAULTS)
+    png = pp.SavedFile(
+        label="PNG (the batch at this step)",
+        name="pixelcnn-samples.png",
+        mime="image/png",
+        make=lambda cursor: run.png(_int(cursor.get("step"))),
+        help="The batch as drawn after the replay's step, one tile per sample.",
+    )
+    pp.player("pixels", payload(run), key=KEY, options=options, url=URL, defaults=DEFAULTS,
+              files={"png": png})  # fmt: skip
     if timed and not drawing:
         st.rerun()  # the run ended while the timer ticks: one full run switches it off

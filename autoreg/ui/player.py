@@ -37,17 +37,20 @@ On the Python side (Step through's ``autoreg/ui/stepper.py: show`` is the exampl
                   options=player_options("gen_player", cursor, presenter=presenting()))
 
 ``url`` maps cursor fields to query parameters, ``defaults`` gives each field's default
-(left out of the URL), and ``live`` is the cursor as the server last heard it (a dict
-that stays the same object, for download callbacks). Arrays whose numbers are printed
-go through ``payload.quantise`` (digits) or stay float32/float64 (formatted exactly).
+(left out of the URL), and ``live`` is the cursor the page mounted. Arrays whose numbers
+are printed go through ``payload.quantise`` (digits) or stay float32/float64 (formatted
+exactly). ``files`` offers files made at the browser's cursor (``SavedFile``): their
+buttons sit in the player's bar.
 
-How the server keeps the URL true without paying for it: the player component (the
-payload; megabytes) sits in the page body and sends nothing back. Next to it, inside a
-small ``st.fragment``, a tiny *channel* component receives the player's reports in the
-browser and forwards them as its state, debounced (``channel.js``). Only that fragment
-reruns: it writes the cursor into ``st.query_params`` and, when asked, answers with
-more data through the channel. A step costs the server one small fragment run at most,
-and none while playing.
+How the URL stays true without costing the server: the player writes its cursor into
+the address bar itself (``history.replaceState``, once the cursor rests, and before any
+click elsewhere on the page). Every Streamlit rerun sends the URL, so the server reads
+the browser's cursor from ``st.query_params`` when it next runs, and a copied address
+opens the same view. A step costs the server nothing. The server hears from the browser
+only when the player asks for something: next to the player (the payload; megabytes),
+inside a small ``st.fragment``, a tiny *channel* component forwards those requests as its
+state (``channel.js``); only that fragment reruns and answers through the channel, with
+more data (windows of a long text, another unit's details) or a file.
 
 ``standalone_html`` writes the same component code and a payload into one HTML file
 that steps offline with no server (course material).
@@ -61,8 +64,10 @@ import html
 import json
 import struct
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 from plotly.colors import get_colorscale
 
@@ -161,8 +166,9 @@ def cursor_from_url(
     ``fields`` maps each cursor field to the values it may take (a ``range`` for
     integers); a missing value takes the field's default. A bad value that came with a
     link gets a notice, its default, and is dropped from the URL so the address bar
-    shows what the page shows. A value equal to ``held`` (what the browser last
-    reported) is the page's own: one that no longer fits (a shorter text) is clamped.
+    shows what the page shows. ``held`` is the cursor the page last mounted in this
+    session (None on a link's first run): with it, the URL is the browser's own, and a
+    value that no longer fits (a shorter text) is clamped without a notice.
     """
     cursor, notes = {}, []
     held = held or {}
@@ -172,7 +178,9 @@ def cursor_from_url(
         raw = st.query_params.get(param)
         value = default if raw is None else _parse(raw, allowed)
         if value is None:
-            ours = field in held and str(held[field]) == raw
+            # Once the page has mounted its player in this session, the browser writes
+            # the URL: a value that no longer fits (a shorter text) is its own, clamped.
+            ours = field in held
             value = _clamp(raw, allowed) if ours else None
             if value is None:
                 value = default
@@ -205,6 +213,22 @@ def _clamp(raw: str, allowed: Sequence) -> int | None:
         return None
 
 
+@dataclass(frozen=True)
+class SavedFile:
+    """A file the player offers at the browser's cursor, made on the server when clicked.
+
+    A Streamlit download button cannot know where the browser's cursor is (stepping
+    never tells the server), so the player's own button asks for it with the cursor.
+    """
+
+    label: str  # the button's text
+    name: str  # the file name the browser saves
+    mime: str
+    make: Callable[[dict], bytes]  # the cursor (URL fields) -> the file's bytes
+    help: str = ""
+    size: str = ""  # printed beside the button, e.g. "780 kB"
+
+
 def player(
     view: str,
     payload: bytes,
@@ -214,18 +238,24 @@ def player(
     url: Mapping[str, str],
     defaults: Mapping[str, object],
     fetch: Callable[[dict], bytes | None] | None = None,
+    files: Mapping[str, SavedFile] | None = None,
 ) -> dict:
-    """Mount the player for ``view`` and its channel; return the cursor the server knows.
+    """Mount the player for ``view`` and its channel; return the cursor it starts at.
 
     ``payload`` is a blob from ``autoreg.seq.payload``; ``options`` from
     ``player_options`` (their ``cursor`` is where the browser starts, usually
     ``cursor_from_url``); ``fetch(need)`` answers the view's ``api.need`` with another
-    blob of the same ``meta.id``.
+    blob of the same ``meta.id``; ``files`` are offered in the bar, made at the cursor.
     """
+    files = dict(files or {})
+    shown = [
+        {"kind": k, "label": f.label, "help": f.help, "size": f.size} for k, f in files.items()
+    ]
+    options = {**options, "url": dict(url), "defaults": dict(defaults), "files": shown}
     _component(view)(key=key, data=mount_bytes(options, payload))
     holder = st.session_state.setdefault(f"{key}_cursor", {})
     holder.update(options["cursor"])  # one dict for the page's life: callbacks may hold it
-    _sync(key, dict(url), dict(defaults), fetch)
+    _sync(key, dict(url), dict(defaults), fetch, files)
     return holder
 
 
@@ -257,8 +287,14 @@ def _noop() -> None:
     """The channel's state change needs a callback to be a state; the fragment reads it."""
 
 
+def file_payload(key: str, seq: int, file: SavedFile, data: bytes) -> bytes:
+    """A file's bytes as a channel answer: the player saves it under ``file.name``."""
+    meta = {"player": key, "answer": seq, "file": file.name, "mime": file.mime}
+    return pack(meta, {"bytes": np.frombuffer(data, dtype=np.uint8)})
+
+
 @st.fragment
-def _sync(key: str, url: dict, defaults: dict, fetch) -> None:
+def _sync(key: str, url: dict, defaults: dict, fetch, files: dict) -> None:
     report = reported(key)
     answer: bytes | None = None
     if report:
@@ -267,11 +303,17 @@ def _sync(key: str, url: dict, defaults: dict, fetch) -> None:
             cursor = {f: cursor[f] for f in url if f in cursor}
             write_url(cursor, url, defaults)
             holder = st.session_state.setdefault(f"{key}_cursor", {})
-            holder.update(cursor)  # the same dict the page's download callable reads
+            holder.update(cursor)
+        else:
+            cursor = {}
         seq = report.get("seq") or 0
         need = report.get("need") or {}
         done = st.session_state.get(f"{key}_answered")
-        if fetch is not None and seq != done and (need.get("windows") or need.get("units")):
+        kind = need.get("file") if isinstance(need, Mapping) else None
+        if seq != done and isinstance(kind, str) and kind in files:
+            st.session_state[f"{key}_answered"] = seq
+            answer = file_payload(key, seq, files[kind], files[kind].make(dict(cursor)))
+        elif fetch is not None and seq != done and (need.get("windows") or need.get("units")):
             blob = fetch(need)
             st.session_state[f"{key}_answered"] = seq
             if blob is not None:

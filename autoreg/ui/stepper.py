@@ -188,6 +188,7 @@ def show(name: str, text: str, layer: int, compare: bool, *, present: bool) -> d
     cursor, notes = link_cursor(tr, layer)
     payload = page_payload(name, text, layer, compare, int(cursor["unit"]))
     options = pp.player_options(KEY, cursor, presenter=present)
+    files = None if present else {"html": saved_file(name, text, layer, compare)}
     live = pp.player(
         "step",
         payload,
@@ -196,6 +197,7 @@ def show(name: str, text: str, layer: int, compare: bool, *, present: bool) -> d
         url=URL,
         defaults=DEFAULTS,
         fetch=fetcher(name, text, layer),
+        files=files,
     )
     return {"cursor": live, "notes": notes}
 
@@ -245,9 +247,16 @@ def saved_view(name: str, text: str, layer: int, compare: bool, cursor: Mapping)
     )
 
 
-def saver(name: str, text: str, layer: int, compare: bool, cursor: Mapping) -> Callable[[], bytes]:
-    """A callable for ``st.download_button``: built when clicked, at the live cursor."""
-    return lambda: saved_view(name, text, layer, compare, dict(cursor))
+def saved_file(name: str, text: str, layer: int, compare: bool) -> pp.SavedFile:
+    """The player's "Save this view" button: the HTML file, made at the browser's cursor."""
+    return pp.SavedFile(
+        label="Save this view (HTML)",
+        name=f"step-through-{name.replace(':', '-')}.html",
+        mime="text/html",
+        make=lambda cursor: saved_view(name, text, layer, compare, cursor),
+        help="One file with this view and its numbers: it steps offline in any browser.",
+        size=saved_size(name, text, layer, compare),
+    )
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

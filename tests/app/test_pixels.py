@@ -39,9 +39,16 @@ def mounted(at) -> tuple[dict, dict, dict]:
     return options, meta, arrays
 
 
-def report(at, id: str | None = None, **cursor) -> None:
+def report(at, seq: int = 0, need=None, **cursor) -> None:
+    """What the channel sends: a request (``need``) with the browser's cursor."""
     full = {**ui.DEFAULTS, **cursor}
-    at.session_state[SYNC] = {"report": {"id": id, "cursor": full, "need": {}, "seq": 0}}
+    at.session_state[SYNC] = {"report": {"cursor": full, "need": need or {}, "seq": seq}}
+
+
+def channel_answer(at) -> tuple[dict, dict]:
+    """(meta, arrays) of what the channel fragment last sent the browser."""
+    el = next(e for e in at.get("bidi_component") if e.proto.component_name.endswith("_channel"))
+    return pl.unpack(el.proto.bytes)
 
 
 @pytest.fixture
@@ -67,32 +74,41 @@ def test_generate_mounts_a_replay_that_plays_from_the_start(page):
     assert options["speeds"] == list(ui.SPEEDS) and options["speed_unit"] == "pixels/s"
     _finish(at)
     options, meta, arrays = mounted(at)
-    assert options["autoplay"] == run_id(run), "until the browser reports the run, it plays it"
-    report(at, id=run_id(run), step=3)
-    at.run()
-    options, meta, arrays = mounted(at)
-    assert options["autoplay"] is False, "once reported, a later run does not replay it"
+    # sent with every update: the browser plays each run id once, whichever update it gets
+    assert options["autoplay"] == run_id(run)
     assert options["live"] is False and meta["n_steps"] == 65 and meta["done"]
     assert arrays["probs"].shape == (64, 3, 4)
     np.testing.assert_allclose(arrays["probs"].sum(-1), 1, atol=1e-5)
     np.testing.assert_array_equal(arrays["final"], run.images_at(64).numpy())
     assert at.button(key="pixels_stop").disabled, "nothing left to stop"
     labels = [b.label for b in at.get("download_button")]
-    assert any("PNG" in x for x in labels) and any("GIF" in x for x in labels)
+    assert any("GIF" in x for x in labels)
+    assert [f["kind"] for f in options["files"]] == ["png"]  # in the player's bar
 
 
-def test_the_channel_keeps_the_url_and_resample_starts_at_the_cursor(page):
+def test_the_png_is_made_at_the_cursor_the_browser_sends(page):
     at = page
     at.button(key="pixels_go").click().run()
     _finish(at)
     run = at.session_state[ui.RUN_KEY]
-    report(at, step=40, focus=2, speed=64)
+    report(at, seq=7, need={"file": "png"}, step=40)
     at.run()
     ok(at)
-    qp = {k: at.query_params[k] for k in ("pixels_step", "pixels_focus", "pixels_speed")}
-    assert {k: str(v[0] if isinstance(v, list) else v) for k, v in qp.items()} == {
-        "pixels_step": "40", "pixels_focus": "2", "pixels_speed": "64",
-    }  # fmt: skip
+    meta, arrays = channel_answer(at)
+    assert meta["file"] == "pixelcnn-samples.png" and meta["mime"] == "image/png"
+    assert meta["answer"] == 7
+    assert arrays["bytes"].tobytes() == run.png(40) != run.png(64)
+    at.run()  # answered once: the same request is not answered again
+    assert channel_answer(at)[1] == {}
+
+
+def test_the_url_holds_the_cursor_and_resample_starts_at_it(page):
+    at = page
+    at.button(key="pixels_go").click().run()
+    _finish(at)
+    run = at.session_state[ui.RUN_KEY]
+    # the browser writes its cursor into the address bar; every rerun sends it
+    at.query_params.update(pixels_step="40", pixels_focus="2", pixels_speed="64")
     at.run()  # a later run starts at the URL
     assert mounted(at)[0]["cursor"] == {"step": 40, "focus": 2, "speed": 64}
     at.button(key="pixels_resample").click().run()

@@ -186,15 +186,31 @@ def test_downloads_and_their_size(open_step):
     at = open_step()
     _ok(at)
     assert at.download_button(key="step_csv").proto.label == "CSV"
-    assert "HTML" in at.download_button(key="step_html").proto.label
-    assert any(re.fullmatch(r"\d+(\.\d)? [kM]B", c.value) for c in at.caption)
+    (saved,) = _mounted(at)[0]["files"]  # in the player's bar: it knows the cursor
+    assert saved["kind"] == "html" and "HTML" in saved["label"]
+    assert re.fullmatch(r"\d+(\.\d)? [kM]B", saved["size"])
+
+
+def test_the_saved_view_opens_at_the_cursor_the_browser_sends(open_step):
+    at = open_step()
+    _report(at, seq=3, need={"file": "html"}, step=5, unit=2)
+    at.run()
+    _ok(at)
+    meta, arrays = pl.unpack(_channel(at))
+    assert meta["file"] == "step-through-session-tiny-lstm.html"  # a name any disk takes
+    assert meta["mime"] == "text/html" and meta["answer"] == 3
+    page = arrays["bytes"].tobytes().decode()
+    data = re.search(r'id="arp-data">([^<]+)<', page).group(1)
+    options, _ = pp.split_mount(base64.b64decode(data))
+    assert options["standalone"] is True
+    assert options["cursor"]["step"] == 5 and options["cursor"]["unit"] == 2
 
 
 def test_presenter_mode_enlarges_the_player_and_hides_secondary_controls(open_step):
     at = open_step(state={"presenter": True})
     _ok(at)
     assert _mounted(at)[0]["presenter"] is True
-    assert not at.download_button
+    assert not at.download_button and _mounted(at)[0]["files"] == []
 
 
 def test_saved_view_is_the_same_code_with_the_payload_inside():

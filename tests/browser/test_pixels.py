@@ -11,6 +11,8 @@ pixels-draw-1024.png (drawing at 1024x768), pixels-presenter.png (1280x720).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import autoreg
@@ -117,6 +119,10 @@ def test_a_copied_link_reopens_the_same_pixel(app_server, page, browser, referen
     wait_url(page, "pixels_step=17")
     want = _readouts(page)
     assert want == _expected(run, 17, f=2)
+    with page.expect_download(timeout=60_000) as download:  # made at the browser's step
+        page.get_by_test_id("arp-file-png").click()
+    assert download.value.suggested_filename == "pixelcnn-samples.png"
+    assert Path(download.value.path()).read_bytes() == run.png(17) != run.png(18)
     other = browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
         fresh = other.new_page()

@@ -250,6 +250,27 @@ def test_a_copied_link_opens_the_same_view(app_server, page, browser, artifacts_
     assert_clean(page)
 
 
+def test_steps_keep_the_url_without_the_server_or_the_history(app_server, page):
+    sent: list[object] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+    _open_step(page, app_server)
+    wait_idle(page)
+    page.get_by_test_id("stHeading").first.click()  # focus the page, not a widget
+    page.wait_for_timeout(500)
+    history, before = page.evaluate("history.length"), len(sent)
+    assert before > 0, "the page's own reruns are seen on the websocket"
+    for _ in range(6):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")
+    _wait_url(page, "step_step=5")
+    page.wait_for_timeout(1000)
+    assert len(sent) == before, "a step sends the server nothing"
+    assert page.evaluate("history.length") == history, "Back leaves the page, not a step"
+    page.reload()  # the address bar alone reopens the view
+    page.locator(PLAYER).wait_for(timeout=60_000)
+    assert _step(page) == 5
+
+
 def test_a_bad_step_in_a_link_gets_a_notice(app_server, page):
     _open_step(page, app_server, "step_step=99999&step_unit=-3")
     notes = page.get_by_test_id("stAlert").all_inner_texts()
@@ -263,12 +284,17 @@ def test_a_bad_step_in_a_link_gets_a_notice(app_server, page):
 def test_the_saved_view_steps_offline_from_disk(
     app_server, page, browser, artifacts_dir, tmp_path, tr
 ):
-    _open_step(page, app_server, "step_step=25&step_unit=9")
-    size = page.locator(".st-key-step_html_size").inner_text()
+    _open_step(page, app_server, "step_step=22&step_unit=9")
+    page.get_by_test_id("stHeading").first.click()  # focus the page, not a widget
+    for _ in range(3):  # stepped in the browser only: the file is made at this cursor
+        page.keyboard.press("ArrowRight")
+    assert _step(page) == 25
+    size = page.locator(f"{PLAYER} .arp-filesize").inner_text()
     with page.expect_download(timeout=120_000) as download:
-        page.get_by_role("button", name="Save this view (HTML)").click()
+        page.get_by_test_id("arp-file-html").click()
     path = tmp_path / "step.html"
     download.value.save_as(path)
+    assert download.value.suggested_filename.startswith("step-through-")
     assert size_label(path.stat().st_size) == size.strip()
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.set_offline(True)

@@ -1,13 +1,11 @@
 // The player's channel to the server: a tiny component inside a small st.fragment.
 //
-// The player (player.js) dispatches "arp:report" window events on every draw. This
-// component forwards them as its state, so only the fragment reruns: the cursor goes
-// into the URL, and parts the player asked for (windows of a long text, another unit's
-// details) come back as this component's data, handed to the player as "arp:data".
-// A cursor that only moved is sent once it has rested DEBOUNCE_MS, and not while the
-// player plays; a new request (a higher seq) is sent at once.
+// The player (player.js) dispatches "arp:report" window events on every draw, and keeps
+// the address bar itself. This component forwards only requests (a higher seq) as its
+// state, so only the fragment reruns, and only then: parts the player asked for (windows
+// of a long text, another unit's details) or a file made at the cursor come back as this
+// component's data, handed to the player as "arp:data". A step costs the server nothing.
 
-const DEBOUNCE_MS = 250;
 const CHANNELS = (window.__arpChannels = window.__arpChannels || {});
 
 function playerKey(u8) {
@@ -24,12 +22,11 @@ export default function (component) {
   const [key, hasParts, answer] = playerKey(u8);
   let ch = CHANNELS[key];
   if (!ch) {
-    ch = CHANNELS[key] = { timer: 0, sent: "", seq: 0, answered: 0 };
+    ch = CHANNELS[key] = { sent: "", seq: 0, answered: 0 };
     window.addEventListener("arp:report", (e) => {
       const r = e.detail;
       if (r.player !== key) return;
       const send = () => {
-        ch.timer = 0;
         const state = { id: r.id, cursor: r.cursor, need: r.need, seq: r.seq };
         const text = JSON.stringify(state);
         if (text === ch.sent) return;
@@ -37,9 +34,7 @@ export default function (component) {
         ch.seq = r.seq;
         ch.setState("report", state);
       };
-      clearTimeout(ch.timer);
-      if (r.seq > ch.seq) send(); // a request: at once
-      else if (!r.playing) ch.timer = setTimeout(send, DEBOUNCE_MS);
+      if (r.seq > ch.seq) send(); // a request: at once; a cursor that only moved is not sent
     });
   }
   ch.setState = setStateValue;

@@ -28,7 +28,7 @@ function registerView(name, view) {
 // Payloads
 // ---------------------------------------------------------------------------------------
 
-const CTORS = { i2: Int16Array, i4: Int32Array, f4: Float32Array, f8: Float64Array };
+const CTORS = { u1: Uint8Array, i2: Int16Array, i4: Int32Array, f4: Float32Array, f8: Float64Array };
 const DECODER = new TextDecoder();
 
 function magic(u8, text) {
@@ -257,6 +257,7 @@ const ICONS = {
   next: "M8.6 7.4 10 6l6 6-6 6-1.4-1.4 4.6-4.6z",
   first: "M6 6h2v12H6zm3.5 6 8.5 6V6z",
   last: "M6 18l8.5-6L6 6v12zM16 6h2v12h-2z",
+  save: "M5 20h14v-2H5zM19 9h-4V3H9v6H5l7 7z",
 };
 function icon(name) {
   return svg("svg", { viewBox: "0 0 24 24", width: "20", height: "20", "aria-hidden": "true" }, [
@@ -291,12 +292,27 @@ document.addEventListener("keydown", (e) => {
   e.preventDefault();
 });
 
+// A click anywhere (a widget of the page) first writes any URL the players still hold
+// back, so the rerun that click causes reads the view on screen from the address bar.
+document.addEventListener("pointerdown", () => PLAYERS.forEach((p) => p.flushUrl()), true);
+
+// Generations already played from their start in this tab (a player remounted after a
+// page change must not replay them).
+const AUTOPLAYED = (window.__arpAutoplayed = window.__arpAutoplayed || new Set());
+
 window.addEventListener("arp:data", (e) => {
   const { player, blob } = e.detail;
   for (const p of PLAYERS) if (p.key === player) p.receive(blob);
 });
 
 const PLAYERS = new Set();
+const URL_DEBOUNCE_MS = 200; // a cursor at rest this long goes into the address bar
+// Request numbers grow across every player of the tab (a remounted player must not reuse
+// a number its channel has already sent).
+function nextSeq() {
+  window.__arpSeq = (window.__arpSeq || 0) + 1;
+  return window.__arpSeq;
+}
 function sameCursor(a, b) {
   const ka = Object.keys(a || {});
   return ka.length === Object.keys(b || {}).length && ka.every((k) => String(a[k]) === String((b || {})[k]));
@@ -318,6 +334,8 @@ class Player {
     this.seq = 0;
     this.needs = { windows: new Set(), units: new Set() };
     this.asked = 0;
+    this.fileAsk = null; // the kind of file asked for, until it arrives
+    this.urlTimer = 0;
     this.buildBar();
     this.host.addEventListener("pointerdown", () => (ACTIVE = this), true);
     PLAYERS.add(this);
@@ -339,6 +357,8 @@ class Player {
     this.lastBtn = b("arp-last", "last", "Last step (End)");
     this.label = el("span", { class: "arp-label", "data-testid": "arp-label" });
     this.bar.append(this.label);
+    this.files = el("span", { class: "arp-files" });
+    this.bar.append(this.files);
     this.speedSel = el("select", { class: "arp-speed", title: "Speed of play (steps per second)", "aria-label": "Speed (steps per second)" });
     this.speedBox = el("label", { class: "arp-speedbox" }, [this.speedSel, el("span", { text: "steps/s" })]);
     this.bar.append(this.speedBox);
@@ -402,6 +422,7 @@ class Player {
     this.speedBox.lastChild.textContent = options.speed_unit || "steps/s"; // e.g. "pixels/s"
     this.host.classList.toggle("arp-present", !!options.presenter);
     this.host.dataset.view = payload.meta.view;
+    if (optionsChanged) this.buildFiles(options.files || []);
     this.slider.max = String(this.n - 1);
     const view = VIEWS[payload.meta.view];
     if (!view) throw new Error(`no renderer for view ${payload.meta.view}`);
@@ -416,8 +437,8 @@ class Player {
     ACTIVE = this;
     // options.autoplay: the id of a payload (a generation just started) to play from its
     // start, once; it comes with every update until the server hears the id back.
-    if (options.autoplay && options.autoplay === payload.meta.id && this.autoplayed !== payload.meta.id) {
-      this.autoplayed = payload.meta.id;
+    if (options.autoplay && options.autoplay === payload.meta.id && !AUTOPLAYED.has(payload.meta.id)) {
+      AUTOPLAYED.add(payload.meta.id);
       this.t = 0;
       this.play();
     } else this.draw();
@@ -518,10 +539,74 @@ class Player {
     for (const u of what.units || []) if (!this.needs.units.has(u)) (this.needs.units.add(u), (fresh = true));
     const stale = performance.now() - this.asked > 4000; // ask again if an answer got lost
     if (fresh || (stale && this.needs.windows.size + this.needs.units.size)) {
-      this.seq += 1;
+      this.seq = nextSeq();
       this.asked = performance.now();
       this.report();
     }
+  }
+
+  // Files made at the cursor (a saved view, the batch at this step): a button asks the
+  // server through the channel, with the cursor; the bytes come back as a payload.
+  buildFiles(files) {
+    this.fileButtons = {};
+    this.files.replaceChildren(
+      ...files.map((f) => {
+        const btn = el("button", { type: "button", class: "arp-btn arp-file", title: f.help || f.label, "data-testid": `arp-file-${f.kind}` }, [icon("save"), el("span", { text: f.label })]);
+        btn.onclick = () => this.askFile(f.kind);
+        this.fileButtons[f.kind] = btn;
+        return f.size ? el("span", { class: "arp-filebox" }, [btn, el("span", { class: "arp-filesize", text: f.size })]) : btn;
+      })
+    );
+  }
+
+  askFile(kind) {
+    this.fileAsk = kind;
+    const btn = this.fileButtons[kind];
+    if (btn) btn.disabled = true;
+    this.seq = nextSeq();
+    this.asked = performance.now();
+    this.report();
+  }
+
+  saveFile(part) {
+    const kind = this.fileAsk;
+    this.fileAsk = null;
+    const btn = kind && this.fileButtons[kind];
+    if (btn) btn.disabled = false;
+    if (!kind || !part.arrays.bytes) return;
+    const url = URL.createObjectURL(new Blob([part.arrays.bytes], { type: part.meta.mime || "application/octet-stream" }));
+    const a = el("a", { href: url, download: part.meta.file });
+    this.host.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  }
+
+  // The view's state lives in the address bar, written here with replaceState: the server
+  // reads it on its next run (every rerun sends the URL), and Back leaves the page
+  // instead of walking through steps. Not while playing: the pause writes it.
+  scheduleUrl() {
+    clearTimeout(this.urlTimer);
+    this.urlTimer = 0;
+    if (!this.options.url || this.playing) return;
+    this.urlTimer = setTimeout(() => this.flushUrl(), URL_DEBOUNCE_MS);
+  }
+
+  flushUrl() {
+    if (!this.urlTimer) return;
+    clearTimeout(this.urlTimer);
+    this.urlTimer = 0;
+    if (!this.host.isConnected) return;
+    const u = new URL(window.location.href);
+    const defaults = this.options.defaults || {};
+    for (const [field, param] of Object.entries(this.options.url)) {
+      if (!(field in this.cursor)) continue;
+      const v = String(this.cursor[field]);
+      if (field in defaults && String(defaults[field]) === v) u.searchParams.delete(param);
+      else u.searchParams.set(param, v);
+    }
+    if (u.href !== window.location.href) window.history.replaceState(window.history.state, "", u.href);
+    this.host.dataset.url = u.search;
   }
 
   receive(blob) {
@@ -531,6 +616,7 @@ class Player {
     } catch {
       return;
     }
+    if (part.meta.file) return this.saveFile(part);
     if (!this.payload || part.meta.id !== this.payload.meta.id || !Object.keys(part.arrays).length) return;
     mergeInto(this.payload, part);
     for (const name of Object.keys(part.arrays)) {
@@ -543,13 +629,15 @@ class Player {
   report() {
     if (!this.key || this.options.standalone) return;
     const need = { windows: [...this.needs.windows], units: [...this.needs.units] };
+    if (this.fileAsk) need.file = this.fileAsk;
     const cursor = { ...this.cursor };
     // Until something changes, the server knows the cursor already (it sent it): saying
     // so would cost a rerun on every page load.
-    const asking = need.windows.length + need.units.length > 0;
+    const asking = need.windows.length + need.units.length > 0 || !!need.file;
     if (!this.reported && !asking && sameCursor(cursor, this.lastServer)) return;
     this.reported = true;
     this.lastReported = cursor;
+    this.scheduleUrl();
     window.dispatchEvent(
       new CustomEvent("arp:report", { detail: { player: this.key, id: this.payload.meta.id, cursor, playing: this.playing, need, seq: this.seq } })
     );

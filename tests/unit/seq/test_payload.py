@@ -57,6 +57,7 @@ def test_pack_round_trips_every_dtype_aligned():
         "b": rng.integers(-(2**30), 2**30, size=7).astype(np.int32),
         "c": rng.standard_normal((2, 3, 4)).astype(np.float32),
         "d": rng.standard_normal(5),
+        "e": np.frombuffer(b"\x89PNG bytes", dtype=np.uint8),  # a file's bytes (saved views)
         "q": pl.quantise(np.float32([0.5, -0.25, 0.12345678])),
     }
     meta = {"tokens": ["é", "⏎", '"'], "n": 3}
@@ -69,15 +70,15 @@ def test_pack_round_trips_every_dtype_aligned():
         assert (start + spec["offset"]) % 8 == 0  # the browser views arrays in place
     got_meta, got = pl.unpack(blob)
     assert got_meta == meta
-    for name in "abcd":
+    for name in "abcde":
         assert got[name].dtype == arrays[name].dtype
         assert np.array_equal(got[name], arrays[name])
     assert header["arrays"]["q"]["scale"] == pl.SCALE and raw["q"].dtype == np.int16
     assert np.array_equal(raw["q"], [5000, -2500, 1235])
     with pytest.raises(ValueError, match="magic"):
         pl.unpack(b"nope" + blob[4:])
-    with pytest.raises(ValueError, match="int16, int32"):
-        pl.pack({}, {"x": np.zeros(2, np.uint8)})
+    with pytest.raises(ValueError, match="uint8, int16, int32"):
+        pl.pack({}, {"x": np.zeros(2, np.uint16)})
 
 
 def test_quantised_digits_are_pythons_rounding_even_at_ties():
