@@ -357,11 +357,11 @@ class Player {
     this.lastBtn = b("arp-last", "last", "Last step (End)");
     this.label = el("span", { class: "arp-label", "data-testid": "arp-label" });
     this.bar.append(this.label);
-    this.files = el("span", { class: "arp-files" });
-    this.bar.append(this.files);
     this.speedSel = el("select", { class: "arp-speed", title: "Speed of play (steps per second)", "aria-label": "Speed (steps per second)" });
     this.speedBox = el("label", { class: "arp-speedbox" }, [this.speedSel, el("span", { text: "steps/s" })]);
     this.bar.append(this.speedBox);
+    this.files = el("span", { class: "arp-files" }); // files made at the cursor, at the end
+    this.bar.append(this.files);
     this.playBtn.onclick = () => this.toggle();
     this.firstBtn.onclick = () => this.go(0, true);
     this.prevBtn.onclick = () => this.go(this.t - 1, true);
