@@ -606,7 +606,6 @@ class Player {
       else u.searchParams.set(param, v);
     }
     if (u.href !== window.location.href) window.history.replaceState(window.history.state, "", u.href);
-    this.host.dataset.url = u.search;
   }
 
   receive(blob) {
