@@ -16,7 +16,8 @@ st.set_page_config(
     page_title="autoreg: inside autoregressive models",
     page_icon=str(ASSETS / "icon.png"),  # local file: no icon CDN offline
     layout="wide",
-    initial_sidebar_state="expanded",
+    # presenter mode projects the page: the sidebar folds away (its arrow brings it back)
+    initial_sidebar_state="collapsed" if chrome.presenter_asked() else "expanded",
 )
 
 navigation = st.navigation(

@@ -4,7 +4,7 @@ import streamlit as st
 
 from autoreg.pixelcnn.demos import dot_product_example
 from autoreg.pixelcnn.receptive import blind_spot_size
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import plot, presenting, require_frame
 from autoreg.ui.masks import chosen_pixel, raster_player
 from autoreg.ui.pixels import cached_stack_fields, example_digit, mask_demo
 from autoreg.ui.urlstate import notice, show_url_notices, url_notice_area, url_widget
@@ -37,11 +37,11 @@ with c1:
 digit = example_digit().float() / 3  # a real 16x16 test digit, 4 levels -> intensities 0..1
 dp = dot_product_example(digit, 7, 7, k, mtype)
 with c1:
-    st.plotly_chart(
+    plot(
         mask_figure(dp.mask, mtype, title=f"{k}×{k} mask {mtype} (orange: centre)"), width="stretch"
     )
 with c2:
-    st.plotly_chart(dot_product_figure(dp.patch, dp.weight, dp.mask), width="stretch")
+    plot(dot_product_figure(dp.patch, dp.weight, dp.mask), width="stretch")
     st.latex(  # two lines: one never fits a narrow column or a projector
         rf"\begin{{aligned}} y_{{7,7}} &= b + \sum_{{i,j}} m_{{ij}}\, w_{{ij}}\, "
         rf"x_{{7+i,\,7+j}} \\ &= {dp.bias:.2f} + ({float(dp.products.sum()):.4f}) "
@@ -78,7 +78,7 @@ left, right = st.columns(2, gap="large")
 n_blind = int(plain.blind[layer - 1].sum())
 with left:
     st.subheader("PixelCNN")
-    st.plotly_chart(
+    plot(
         field_figure(plain.first_layer, (row, col), layer, plain.blind[layer - 1],
                      title=f"pixel ({row}, {col}), {layer} layer(s): blind spot {n_blind} px"),
         key="masks_pick_plain", on_select="rerun", selection_mode="points", width="stretch",
@@ -86,7 +86,7 @@ with left:
 with right:
     st.subheader("Gated PixelCNN")
     n_gated = int(gated.blind[layer - 1].sum())
-    st.plotly_chart(
+    plot(
         field_figure(gated.first_layer, (row, col), layer, gated.blind[layer - 1],
                      title=f"pixel ({row}, {col}), {layer} layer(s): blind spot {n_gated} px"),
         key="masks_pick_gated", on_select="rerun", selection_mode="points", width="stretch",
@@ -126,7 +126,7 @@ if off:
     b.metric("Test NLL without masks", f"{demo.test_bits['unmasked'][-1]:.3f} bits/pixel",
              delta=f"{demo.test_bits['unmasked'][-1] - demo.test_bits['masked'][-1]:.3f}",
              delta_color="inverse")  # fmt: skip
-    st.plotly_chart(curves_figure(demo.train_bits, demo.test_bits), width="stretch")
+    plot(curves_figure(demo.train_bits, demo.test_bits), width="stretch")
     st.markdown(
         "The loss without masks looks excellent because the model **reads the answer**: "
         "the pixel it predicts is in its input. When it generates, that pixel is not "
@@ -139,7 +139,7 @@ if off:
         ("masked", "masked, blank canvas"), ("masked-noise", "masked, noise canvas"),
         ("unmasked", "no mask, blank canvas"), ("unmasked-noise", "no mask, noise canvas"),
     ], strict=True):  # fmt: skip
-        col_.plotly_chart(grid_figure(demo.samples[name], 4, title=label, height=260),
+        plot(where=col_, fig=grid_figure(demo.samples[name], 4, title=label, height=260),
                           width="stretch")  # fmt: skip
     fld = demo.field_of("unmasked", 4, 4)
     st.caption(

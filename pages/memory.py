@@ -6,7 +6,7 @@ import streamlit as st
 from autoreg.seq import cells
 from autoreg.seq.memory import RECALL_LETTERS
 from autoreg.ui import memory as ui
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import plot, presenting, require_frame
 from autoreg.ui.sequences import get_trace, text_input
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import memory as viz
@@ -88,7 +88,7 @@ recall = ui.task_models("recall")
 if recall:
     acc = ui.recall_curves(tuple(recall.values()), int(n_lines), int(seed))
     with left:
-        st.plotly_chart(
+        plot(
             viz.accuracy_curves(
                 ui.LAGS,
                 acc,
@@ -114,7 +114,7 @@ brackets = ui.task_models("brackets")
 if brackets:
     bacc = ui.brackets_curves(tuple(brackets.values()), 10, int(seed))
     with right:
-        st.plotly_chart(
+        plot(
             viz.accuracy_curves(
                 ui.DEPTHS,
                 bacc,
@@ -145,7 +145,7 @@ for col, (cell, name) in zip(st.columns(max(len(gated), 1)), gated.items(), stri
     h = ui.holding(name, int(lag), int(seed), letter)
     state = "c" if cell == "lstm" else "h"
     with col:
-        st.plotly_chart(
+        plot(
             viz.gate_over_time(
                 h.trace.tokens,
                 h.trace.gates[h.gate][:, -1, :],
@@ -172,8 +172,9 @@ x = np.linspace(-6, 6, 241)
 curves = cells.activation_curves(x)
 gap = np.abs(curves["tanh"] - (2 * cells.sigmoid(2 * x) - 1)).max()
 c1, c2 = st.columns(2)
-c1.plotly_chart(
-    viz.activation_figure(x, curves, title="The two curves and their slopes"),
+plot(
+    where=c1,
+    fig=viz.activation_figure(x, curves, title="The two curves and their slopes"),
     width="stretch",
     key="memory_curves",
 )
@@ -187,8 +188,9 @@ hist_cell = url_widget(
 )
 if models.get(hist_cell):
     tr = get_trace(models[hist_cell], text)
-    c2.plotly_chart(
-        viz.value_histograms(
+    plot(
+        where=c2,
+        fig=viz.value_histograms(
             tr.gates, title=f"{hist_cell.upper()} on the text above: gates and candidate"
         ),
         width="stretch",
@@ -196,7 +198,7 @@ if models.get(hist_cell):
     )
     c2.caption(ui.values_caption(tr.gates))
 runs = ui.toy_runs(int(seed))
-st.plotly_chart(
+plot(
     viz.toy_cell_figure(
         runs, title="Toy cell c = f·c + i·g: write 10 steps (shaded), then hold 60"
     ),

@@ -7,7 +7,7 @@ import streamlit as st
 from autoreg.pixelcnn.generation import REGIONS, Start, drawn_start, erase
 from autoreg.ui import pixels as ui
 from autoreg.ui.canvas import pixel_canvas
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import plot, presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.urlstate import url_notice_area, url_widget
 from autoreg.viz.pixels import image_figure
@@ -69,7 +69,7 @@ if mode != STARTS[0]:  # a partial start: its controls, and what it gives the mo
             else:
                 st.info("The canvas is empty: draw a few strokes (or Generate from blank).")
     with c3:
-        st.plotly_chart(
+        plot(
             image_figure(start.image, levels, visible=start.known, known=start.known,
                          clickable=False, title="Start (blue = given)", height=320),
             width="stretch", key="pixels_start_fig",

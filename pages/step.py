@@ -3,14 +3,14 @@
 import streamlit as st
 
 from autoreg.ui import stepper as ui
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import intro, presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import card_summary, get_trace, model_picker, text_input, unknown_tokens
 from autoreg.ui.urlstate import show_url_notices, url_widget
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Step through")
-st.markdown(
+intro(
     "A recurrent network reads the text one token at a time and carries a state from step "
     "to step. Move the cursor and watch every number it computes: the state, the gates, "
     "and its guess for the next token. Stepping runs in your browser: ← → step, Home and "

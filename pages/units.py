@@ -4,7 +4,7 @@ import streamlit as st
 
 from autoreg.seq.units import FEATURES, describe_score, kl_bits, quantities, richest_window
 from autoreg.ui import units as ui
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import plot, presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
 from autoreg.ui.urlstate import url_notice_area, url_widget
@@ -130,7 +130,7 @@ st.button(
 probe = ui.probe_trace(name, probe_source)
 w0 = richest_window(features[pick.feature], 700)
 span = slice(w0, w0 + 700)
-st.plotly_chart(
+plot(
     viz.feature_track_figure(
         probe.tokens[span], quantities(probe)[pick.quantity][span, layer, pick.unit],
         features[pick.feature][span], unit_label=f"{ui.short(pick.quantity)}[{pick.unit}]",
@@ -151,9 +151,7 @@ st.markdown(
 st.latex(
     r"x_u = \tfrac{1}{T}\#\{t: g_{t,u} < 0.1\}, \qquad y_u = \tfrac{1}{T}\#\{t: g_{t,u} > 0.9\}"
 )
-st.plotly_chart(
-    viz.saturation_figure(ui.saturation_panels(name, layer)), width="stretch", key="units_sat"
-)
+plot(viz.saturation_figure(ui.saturation_panels(name, layer)), width="stretch", key="units_sat")
 
 # 4. Intervene --------------------------------------------------------------------------------
 st.header(f"4. Clamp {'h' if model.cell != 'lstm' else 'h or c'}[{unit}] and watch the softmax")
@@ -189,7 +187,7 @@ st.latex(
 cols = st.columns([3, 2], gap="large")
 with cols[0]:
     nxt = token_label(tr.tokens[at + 1]) if at + 1 < T else "(end)"
-    st.plotly_chart(
+    plot(
         viz.clamp_bars_figure(tr.probs[at], clamped[at], model.tokenizer.itos,
                               title=f"After step {at} ({token_label(tr.tokens[at])!r}); "
                               f"the text continues with {nxt!r}"),
@@ -202,7 +200,7 @@ with cols[1]:
         "KL(untouched ‖ clamped) measures how much the next-token distribution moved. "
         "A unit the model relies on moves it far; a unit it ignores barely at all."
     )
-st.plotly_chart(
+plot(
     viz.divergence_figure(kl, tr.tokens, from_step=start, step=at, title="KL per step"),
     width="stretch", key="units_kl",
 )  # fmt: skip

@@ -22,11 +22,13 @@ import sys
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from autoreg.registry import PAGES
 from autoreg.ui.urlstate import forget_notice_area, quote
+from autoreg.viz.common import for_projector
 
 PRESENTER_KEY = "presenter"
 FRAME_KEY = "_app_frame"  # set by app.py on every run of this session
@@ -83,9 +85,30 @@ def require_frame() -> None:
         st.rerun()
 
 
+def presenter_asked() -> bool:
+    """Presenter mode, known before the sidebar's toggle runs (the page config needs it)."""
+    if PRESENTER_KEY in st.session_state:
+        return bool(st.session_state[PRESENTER_KEY])
+    return st.query_params.get(PRESENTER_KEY) == "true"
+
+
 def presenting() -> bool:
     """True when presenter mode is on: pages hide secondary controls."""
     return bool(st.session_state.get(PRESENTER_KEY, False))
+
+
+def plot(fig: go.Figure, where: object = None, **kwargs: object) -> object:
+    """``st.plotly_chart`` (or ``where.plotly_chart``, a column), with presenter mode's
+    projector type and line widths (``autoreg.viz.common.for_projector``)."""
+    target = st if where is None else where
+    return target.plotly_chart(for_projector(fig) if presenting() else fig, **kwargs)
+
+
+def intro(text: str) -> None:
+    """A page's opening paragraph; folded into "What this page shows" when presenting, so
+    a projector's first screen goes to the page's main visual."""
+    with st.expander("What this page shows") if presenting() else st.container():
+        st.markdown(text)
 
 
 def sidebar() -> None:

@@ -22,7 +22,7 @@ from autoreg.jobs import RUNS, SLOTS, Trained, TrainingJob
 from autoreg.seq import corpora
 from autoreg.store import STORE
 from autoreg.ui.browser_id import browser_id
-from autoreg.ui.chrome import presenting
+from autoreg.ui.chrome import plot, presenting
 from autoreg.ui.models import (
     SESSION_PREFIX,
     add_session_model,
@@ -344,7 +344,7 @@ def show_run(run: Run) -> None:
         train, val = job.history()
         fig = loss_figure(train, val, unit=run.unit, val_name=run.val_name, reference=run.reference)
         chart, sample = st.columns([3, 2], gap="medium")
-        chart.plotly_chart(fig, width="stretch", key="train_loss_chart")
+        plot(where=chart, fig=fig, width="stretch", key="train_loss_chart")
         samples = job.latest_samples()
         if not samples:
             sample.caption("Samples appear here as the model trains.")

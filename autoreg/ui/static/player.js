@@ -338,6 +338,7 @@ class Player {
     this.urlTimer = 0;
     this.buildBar();
     this.host.addEventListener("pointerdown", () => (ACTIVE = this), true);
+    new ResizeObserver(() => this.options && this.options.presenter && this.fitText(true)).observe(this.host);
     PLAYERS.add(this);
   }
 
@@ -476,6 +477,7 @@ class Player {
   draw() {
     this.cursor.step = this.t;
     this.impl.render(this.view, this.payload, this.t, this.viewOptions());
+    if (this.options.presenter) this.fitText(false);
     this.slider.value = String(this.t);
     const name = this.impl.stepName ? this.impl.stepName(this.payload, this.t) : "";
     this.label.textContent = `${this.t} of ${this.n - 1}${name ? " · " + name : ""}`;
@@ -488,6 +490,18 @@ class Player {
     d.playing = String(this.playing);
     d.drawnAt = String(performance.now());
     this.report();
+  }
+
+  // Presenter mode: text inside a chart keeps its size on screen however wide the chart
+  // is drawn. Each SVG's --arp-k is its user units per screen pixel; the views' presenter
+  // rules multiply their sizes by it. Measured once per SVG, again when the page resizes.
+  fitText(all) {
+    for (const root of this.view.querySelectorAll("svg[viewBox]")) {
+      if (!all && root.style.getPropertyValue("--arp-k")) continue;
+      const w = root.clientWidth || root.getBoundingClientRect().width;
+      const vb = root.viewBox.baseVal;
+      if (w > 0 && vb && vb.width > 0) root.style.setProperty("--arp-k", (vb.width / w).toFixed(3));
+    }
   }
 
   toggle() {
