@@ -61,7 +61,8 @@ st.markdown(
     "autograd (`receptive_field`), coloured by the layer at which they join."
 )
 row, col = chosen_pixel("masks_pixel", SIZE, ("masks_pick_plain", "masks_pick_gated"))
-c1, c2, c3 = st.columns(3)
+c3, c1, c2 = st.columns(3)  # the kernel first: a slider's thumb at its right end sits
+# on the column edge, where a radio group beside it would cover it
 depth = url_widget(c1.slider, "Depth (layers)", 1, 8, 4, key="masks_depth")
 layer = depth
 if not presenting():

@@ -6,37 +6,45 @@ import streamlit as st
 from autoreg.seq import cells
 from autoreg.seq.memory import RECALL_LETTERS
 from autoreg.ui import memory as ui
-from autoreg.ui.chrome import plot, presenting, require_frame
+from autoreg.ui.chrome import intro, plot, presenting, require_frame
 from autoreg.ui.sequences import get_trace, text_input
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import memory as viz
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Memory: why LSTM and GRU exist")
-st.markdown(
+intro(
     "A plain RNN forgets: the signal from an old input shrinks at every step. Gates give "
     "the network a path along which it can keep a value as long as it needs. Here it is, "
     "measured on the shipped models."
 )
 full = not presenting()
 
-st.markdown(
-    "**On this page:** [1. How far back](#influence) · [2. Recall and counting](#tasks) · "
-    "[3. The gate that holds the letter](#gates) · [4. Sigmoid and tanh](#activations) · "
-    "[5. The three cells side by side](#cells)"
-)
+if full:  # presenter mode: the first screen goes to the player
+    st.markdown(
+        "**On this page:** [1. How far back](#influence) · [2. Recall and counting](#tasks) · "
+        "[3. The gate that holds the letter](#gates) · [4. Sigmoid and tanh](#activations) · "
+        "[5. The three cells side by side](#cells)"
+    )
 
 # 1. Gradient influence ---------------------------------------------------------------
 st.header("1. How far back can a prediction still be moved?", anchor="influence")
 models = ui.char_model_pickers(show=full)
 missing = [c.upper() for c, name in models.items() if name is None]
-text = text_input("memory")
-st.latex(
+if full:
+    text = text_input("memory")
+    measured = st.container()
+else:  # one row: the input, and the measure folded beside it
+    pick, measured = st.columns([1, 1], vertical_alignment="bottom")
+    with pick:
+        text = text_input("memory")
+    measured = measured.expander("How influence is measured")
+measured.latex(
     r"\text{influence}(t) = \frac{\lVert \partial \log p(x_T \mid x_{<T}) / \partial e_t "
     r"\rVert_2}{\lVert \partial \log p(x_T \mid x_{<T}) / \partial e_{T-1} \rVert_2},"
     r"\quad t < T"
 )
-st.markdown(
+measured.markdown(
     "$e_t$ is the embedding vector of input character $t$. The gradient is exact "
     "(autograd through each model's own recurrent layer). **Normalised** by the newest "
     "input's value, so every cell starts at 1 and the curves compare how fast influence "

@@ -37,7 +37,8 @@ if not present:
     st.caption(ui.card_line(name))
 model = get_model(name)
 size, levels = model.config.image_size, model.config.levels
-row = st.columns(3)
+# presenter mode: the batch settings fold away, so the drawing is on the first screen
+row = st.columns(3) if not present else st.expander("Batch, temperature and seed").columns(3)
 n = url_widget(row[0].slider, "Samples in the batch", 1, 16, 4, key="pixels_n")
 temp = url_widget(row[1].slider, "Temperature T", 0.1, 2.0, 1.0, 0.05, key="pixels_temp")
 seed = url_widget(row[2].number_input, "Seed", 0, 1_000_000, 0, key="pixels_seed")

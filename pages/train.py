@@ -5,12 +5,12 @@ import streamlit as st
 from autoreg import lab
 from autoreg.ui import train as ui
 from autoreg.ui import train_results
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import intro, presenting, require_frame
 from autoreg.ui.urlstate import show_url_notices, url_widget
 
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Train")
-st.write(
+intro(
     "Train a model of your choice right here, on a shipped corpus, a synthetic task, your "
     "own text or a set of digit images, and watch its loss fall and its samples take shape."
 )
@@ -70,11 +70,11 @@ with right:
             "A language model learns to predict the next token. Its loss is the average "
             "surprise of the true next token, in **bits per token**: a uniform guess over "
             "$V$ tokens costs $\\log_2 V$ bits, and every bit below that is structure the "
-            "model has found."
+            "model has found. The surprise $s_t$ of each token is the one Step through shows."
         )
-        st.latex(
-            r"\mathcal{L} = -\frac{1}{T}\sum_{t=1}^{T} \log_2 p_\theta(x_{t+1} \mid x_{\le t})"
-        )
+        # in two lines: one would be cut off in this column on a 1024-pixel screen
+        st.latex(r"\mathcal{L} = \frac{1}{T}\sum_{t=1}^{T} s_t")
+        st.latex(r"s_t = -\log_2 p_\theta(x_{t+1} \mid x_{\le t})")
     else:
         st.markdown(
             "A PixelCNN predicts each pixel's level from the pixels above and to its left. "

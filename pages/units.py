@@ -4,7 +4,7 @@ import streamlit as st
 
 from autoreg.seq.units import FEATURES, describe_score, kl_bits, quantities, richest_window
 from autoreg.ui import units as ui
-from autoreg.ui.chrome import plot, presenting, require_frame
+from autoreg.ui.chrome import intro, plot, presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
 from autoreg.ui.urlstate import url_notice_area, url_widget
@@ -14,14 +14,15 @@ from autoreg.viz.common import token_label
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Units: what single neurons track")
 url_notice_area()  # bad values in a shared link are reported here
-st.markdown(
+intro(
     "Each unit of a recurrent layer is one number carried from step to step. Some of them "
     "learn something a person can name: *inside a string*, *how far into the line*. "
     "Here they are found automatically, shown on the text, and switched off to see what "
     "the model loses."
 )
 full = not presenting()
-top = st.columns([1, 2], gap="large")
+# presenter mode: model, input, quantity and unit in one row, so the text fits the screen
+top = st.columns([1, 2], gap="large") if full else st.columns([3, 3, 2, 2])
 with top[0]:
     name = model_picker("units_model", where=is_char_model)
 with top[1]:
@@ -30,7 +31,7 @@ model = get_model(name)
 tr = get_trace(name, text)
 n_layers, H = tr.hidden.shape[1], tr.hidden.shape[2]
 qs = list(quantities(tr))
-controls = st.columns(3)
+controls = st.columns(3) if full else [top[2], top[3], None]
 layer = 0
 if n_layers > 1 and full:
     with controls[2]:
@@ -58,8 +59,9 @@ label = f"{ui.short(qty)}[{unit}]"
 st.header(f"1. The text, coloured by {label}")
 diverging = qty in ("hidden", "cell") or qty == "candidate"
 source = url_widget(
-    st.segmented_control, "Text", ui.SOURCES, default=ui.SOURCES[0], key="units_src"
-)
+    st.segmented_control, "Text", ui.SOURCES, default=ui.SOURCES[0], key="units_src",
+    label_visibility="visible" if full else "collapsed",  # the header says what it is
+)  # fmt: skip
 if source in ui.SOURCES[1:]:
     window = ui.probe_window(source)
     shown = ui.probe_trace(name, ui.probe_of(source))

@@ -37,7 +37,7 @@ UNKNOWN_KEY = "_unknown_page"  # session_state: the unknown path the session ope
 _PRESENTER_CSS = """
 <style>
 html { font-size: 21px; }
-[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] { padding: 2.2rem 2rem 4rem; max-width: 100%; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
 </style>
 """

@@ -151,9 +151,10 @@ def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
     )
     if source in corpora.CORPORA:
         st.caption(corpora.CORPORA[source].description)
-    c1, c2, c3 = st.columns([1.25, 1, 1])  # the cell buttons need the most room
+    # one row that wraps: segmented buttons never squeeze into a column narrower than them
+    row = st.container(horizontal=True, gap="medium")
     cell = url_widget(
-        c1.segmented_control,
+        row.segmented_control,
         "Cell",
         ["RNN", "LSTM", "GRU"],  # plain labels: the URL holds what the button shows
         default="LSTM",
@@ -161,7 +162,7 @@ def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
         required=True,
     ).lower()
     tokens = url_widget(
-        c2.segmented_control,
+        row.segmented_control,
         "Tokens",
         ["char", "word"],
         default="char",
@@ -169,9 +170,10 @@ def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
         required=True,
     )
     layers = url_widget(
-        c3.segmented_control, "Layers", [1, 2, 3], default=1, key="train_layers", required=True
+        row.segmented_control, "Layers", [1, 2, 3], default=1, key="train_layers", required=True
     )
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)  # two sliders a row: three would squeeze their thumbs together
+    c3 = st.columns(2)[0]
     hidden = url_widget(
         c1.select_slider, "Hidden units", [16, 32, 64, 128, 256, 512], value=128, key="train_hidden"
     )
@@ -246,9 +248,9 @@ def text_upload(recipes: bool) -> lab.TextSummary | None:
 
 def pixel_settings() -> lab.PixelSpec:
     """Widgets for a PixelCNN run."""
-    c1, c2 = st.columns(2)
+    row = st.container(horizontal=True, gap="medium")  # wraps when the column is narrow
     kind = url_widget(
-        c1.segmented_control,
+        row.segmented_control,
         "Model",
         list(KIND_NAMES),
         default="PixelCNN",
@@ -256,7 +258,7 @@ def pixel_settings() -> lab.PixelSpec:
         required=True,
     )
     dataset = url_widget(
-        c2.segmented_control,
+        row.segmented_control,
         "Images",
         list(PIXEL_SIZES),
         default="mnist-5k",

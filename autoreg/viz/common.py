@@ -59,6 +59,7 @@ def for_projector(fig: go.Figure, size: int = PROJECTOR_FONT) -> go.Figure:
         font_size=size,
         title_font_size=size + 4,
         legend_font_size=size,
+        legend_title_font_size=size,
         hoverlabel_font_size=size,
     )
     axis = {"tickfont_size": size, "title_font_size": size}

@@ -101,7 +101,7 @@ def coloured_text_html(
     body = "".join(spans)
     return (
         legend_html(diverging, vmin, vmax_, label)
-        + '<div style="font-family:ui-monospace,Menlo,Consolas,monospace;'
+        + '<div class="unit-text" style="font-family:ui-monospace,Menlo,Consolas,monospace;'
         f'font-size:{font_size}em;line-height:1.65;white-space:normal;word-break:break-all">'
         f"{body}</div>"
     )

@@ -424,8 +424,11 @@ registerView(
       S.fieldMask = new Uint8Array(S.R.N);
       root.classList.add("pix");
       root.classList.toggle("pix-present", S.present);
-      const right = el("div", { class: "pix-side" }, [buildProbs(S), buildEntropy(S)]);
-      root.append(buildReadouts(S), el("div", { class: "pix-main" }, [buildImage(S), right]), buildGrid(S));
+      // presenter mode: the readouts go beside the image, so the image is on the first screen
+      const readouts = buildReadouts(S);
+      const right = el("div", { class: "pix-side" }, [S.present ? readouts : null, buildProbs(S), buildEntropy(S)]);
+      if (!S.present) root.append(readouts);
+      root.append(el("div", { class: "pix-main" }, [buildImage(S), right]), buildGrid(S));
     }
     function render(root, P, t, options) {
       const S = root.__pix;
