@@ -53,10 +53,10 @@ if mode != STARTS[0]:  # a partial start: its controls, and what it gives the mo
                                 horizontal=True)  # fmt: skip
             box = None
             if region == "box":
-                r0, r1 = st.slider("Box rows", 0, size - 1, (size // 4, size // 2),
-                                   key="pixels_rows")  # fmt: skip
-                q0, q1 = st.slider("Box columns", 0, size - 1, (size // 4, 3 * size // 4),
-                                   key="pixels_cols")  # fmt: skip
+                r0, r1 = url_widget(st.slider, "Box rows", 0, size - 1,
+                                    (size // 4, size // 2), key="pixels_rows")  # fmt: skip
+                q0, q1 = url_widget(st.slider, "Box columns", 0, size - 1,
+                                    (size // 4, 3 * size // 4), key="pixels_cols")  # fmt: skip
                 box = (r0, r1, q0, q1)
             start = erase(images[idx], region, box)
         else:

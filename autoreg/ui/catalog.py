@@ -7,6 +7,11 @@ import streamlit as st
 
 from autoreg.pretrained import list_pretrained, pretrained_card
 
+BASELINES = {  # what the baseline column compares with, named on every row
+    "sequence": "bigram: next token from the last one",
+    "pixelcnn": "each pixel alone: its level frequencies",
+}
+
 
 def _metric(card: dict) -> tuple[str, float | None, float | None]:
     """(unit, model value, baseline value) for the headline metric of a card."""
@@ -36,6 +41,7 @@ def shipped_models_table() -> pd.DataFrame:
                 "metric": unit,
                 "model value": value,
                 "baseline": baseline,
+                "baseline is": BASELINES.get(card.get("kind"), ""),
             }
         )
     return pd.DataFrame(rows)

@@ -112,6 +112,7 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     """
     fresh = key not in st.session_state
     raw = st.query_params.get(key) if fresh else None
+    raws = st.query_params.get_all(key) if fresh else []  # a range: key=3&key=9
     # Streamlit fails on these instead of dropping them ("inf" for an integer
     # number_input raises OverflowError; "" leaves a required choice empty, None), so
     # they are dropped before the widget sees them.
@@ -127,6 +128,10 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
         return value
     value = widget(label, *args, key=key, bind="query-params", **kwargs)
     shown = kwargs.get("format_func")  # select boxes keep the *shown* label in the URL
+    if isinstance(value, tuple) and len(raws) == len(value):
+        if all(same_value(r, v) for r, v in zip(raws, value, strict=True)):
+            return value
+        raw = "&".join(raws)
     if raw is not None and not same_value(raw, value) and not (shown and raw == str(shown(value))):
         _notice(
             f"The link asked for {key}={quote(raw)}, which this page cannot show; "

@@ -22,3 +22,14 @@ def test_home_links_every_other_page(open_page):
                 spec.path,
                 links,
             )
+
+
+def test_the_models_table_names_each_baseline():
+    from autoreg.ui.catalog import BASELINES, shipped_models_table
+
+    table = shipped_models_table()
+    assert not table.empty
+    for family, rows in table.groupby(table["metric"].str.startswith("bits/token")):
+        kind = "sequence" if family else "pixelcnn"
+        assert set(rows["baseline is"]) == {BASELINES[kind]}
+        assert (rows["baseline"] > rows["model value"]).all(), "every model beats its baseline"

@@ -235,3 +235,15 @@ def test_presenter_mode_folds_the_intro(open_page):
     at.button(key="pixels_go").click().run()
     _finish(at)
     assert mounted(at)[0]["presenter"] is True
+
+
+def test_the_erase_box_lives_in_the_url(open_page):
+    box = {"pixels_start": "test image, part erased", "pixels_region": "box"}
+    at = open_page(PAGE, pixels_model=MODEL, pixels_rows=["2", "5"], pixels_cols=["1", "3"], **box)
+    ok(at)
+    assert at.slider(key="pixels_rows").value == (2, 5)
+    assert at.slider(key="pixels_cols").value == (1, 3)
+    assert not at.warning, [w.value for w in at.warning]
+    bad = open_page(PAGE, pixels_model=MODEL, pixels_rows=["2", "99"], **box)
+    ok(bad)
+    assert any("pixels_rows" in w.value for w in bad.warning), "a box off the image says so"
