@@ -62,9 +62,10 @@ if mode != STARTS[0]:  # a partial start: its controls, and what it gives the mo
         else:
             st.markdown(f"Draw at the model's resolution ({size}×{size}), then press Generate.")
             drawing = pixel_canvas(size, key="pixels_canvas")
-            keep = st.radio("Given", ["rows", "ink"], key="pixels_keep", horizontal=True,
-                            format_func={"rows": "rows down to your last stroke",
-                                         "ink": "only the inked pixels"}.get)  # fmt: skip
+            keep = url_widget(st.radio, "Given", ["rows", "ink"], key="pixels_keep",
+                              horizontal=True, format_func={
+                                  "rows": "rows down to your last stroke",
+                                  "ink": "only the inked pixels"}.get)  # fmt: skip
             if drawing is not None:
                 start = drawn_start(drawing, levels, keep)
             else:

@@ -23,6 +23,7 @@ from autoreg.seq.model import CELLS
 from autoreg.ui import player as pp
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
 from autoreg.ui.sequences import is_char_model
+from autoreg.ui.urlstate import url_widget
 
 LAGS = [1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 80]
 DEPTHS = list(range(1, 25))
@@ -55,7 +56,8 @@ def char_model_pickers(show: bool) -> dict[str, str | None]:
             chosen[cell] = names[index]
         else:
             with col:
-                chosen[cell] = st.selectbox(
+                chosen[cell] = url_widget(
+                    st.selectbox,
                     f"{cell.upper()} model",
                     names,
                     index=index,

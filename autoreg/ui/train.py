@@ -192,17 +192,20 @@ def sequence_settings() -> tuple[lab.SequenceSpec, str, str] | None:
     if not presenting():
         with st.expander("More settings"):
             c1, c2, c3 = st.columns(3)
-            lr = c1.select_slider(
+            lr = url_widget(
+                c1.select_slider,
                 "Learning rate",
                 [3e-4, 1e-3, 3e-3, 1e-2],
                 value=3e-3,
                 key="train_lr",
                 format_func=lambda v: f"{v:g}",
             )
-            bptt = c2.select_slider(
-                "Tokens per BPTT window", [16, 32, 64, 128], value=64, key="train_bptt"
-            )
-            vocab = c3.select_slider(
+            bptt = url_widget(
+                c2.select_slider, "Tokens per BPTT window", [16, 32, 64, 128], value=64,
+                key="train_bptt",
+            )  # fmt: skip
+            vocab = url_widget(
+                c3.select_slider,
                 "Word vocabulary cap",
                 [500, 1000, 2000, 5000, 10000],
                 value=5000,
@@ -267,9 +270,10 @@ def pixel_settings() -> lab.PixelSpec:
     )
     sizes = PIXEL_SIZES[dataset]
     c1, c2, c3, c4 = st.columns(4)
-    size = c1.select_slider(
-        "Image size", sizes, value=16 if 16 in sizes else sizes[-1], key=f"train_size_{dataset}"
-    )
+    size = url_widget(
+        c1.select_slider, "Image size", sizes, value=16 if 16 in sizes else sizes[-1],
+        key=f"train_size_{dataset}",
+    )  # fmt: skip
     levels = url_widget(c2.select_slider, "Levels", [2, 4, 8, 16], value=4, key="train_levels")
     channels = url_widget(
         c3.select_slider, "Channels", [16, 32, 48, 64, 96, 128], value=48, key="train_channels"

@@ -330,3 +330,14 @@ def test_a_damaged_kept_model_is_named_and_removed(open_page, as_browser, kept_m
     assert any("'mine (uploaded)' is damaged" in n and "deleted" in n for n in notes), notes
     assert not path.exists()
     assert "session:mine (uploaded)" not in reloaded.session_state[SESSION_MODELS]
+
+
+def test_every_setting_opens_from_a_link(open_page):
+    at = open_page(PAGE, train_lr="0.01", train_bptt="32", train_max_vocab="2000")
+    assert not at.exception
+    got = {k: at.select_slider(key=k).value for k in ("train_lr", "train_bptt", "train_max_vocab")}
+    assert got == {"train_lr": 0.01, "train_bptt": 32, "train_max_vocab": 2000}
+    assert not at.warning, [w.value for w in at.warning]
+    size = {"train_size_mnist-5k": "28"}  # one image-size slider per data set
+    px = open_page(PAGE, train_family="PixelCNN", train_dataset="mnist-5k", **size)
+    assert not px.exception and px.select_slider(key="train_size_mnist-5k").value == 28
