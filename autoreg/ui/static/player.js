@@ -437,7 +437,8 @@ class Player {
     }
     ACTIVE = this;
     // options.autoplay: the id of a payload (a generation just started) to play from its
-    // start, once; it comes with every update until the server hears the id back.
+    // start, once; the server sends it with every update of that run, so whichever update
+    // reaches the browser first starts the play.
     if (options.autoplay && options.autoplay === payload.meta.id && !AUTOPLAYED.has(payload.meta.id)) {
       AUTOPLAYED.add(payload.meta.id);
       this.t = 0;
@@ -577,6 +578,11 @@ class Player {
     this.fileAsk = kind;
     const btn = this.fileButtons[kind];
     if (btn) btn.disabled = true;
+    clearTimeout(this.fileTimer); // an answer that never comes frees the button again
+    this.fileTimer = setTimeout(() => {
+      if (this.fileAsk === kind) this.fileAsk = null;
+      if (btn) btn.disabled = false;
+    }, 60_000);
     this.seq = nextSeq();
     this.asked = performance.now();
     this.report();
@@ -585,6 +591,7 @@ class Player {
   saveFile(part) {
     const kind = this.fileAsk;
     this.fileAsk = null;
+    clearTimeout(this.fileTimer);
     const btn = kind && this.fileButtons[kind];
     if (btn) btn.disabled = false;
     if (!kind || !part.arrays.bytes) return;
