@@ -51,6 +51,12 @@ def test_presenter_mode_enlarges_type_and_lives_in_the_url(app_server, page, art
     after = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     assert after > before
     assert "presenter=true" in page.url
+    side = page.get_by_test_id("stSidebar")
+    page.wait_for_function(  # the sidebar folds away for the projector...
+        "document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right < 1"
+    )
+    page.get_by_test_id("stExpandSidebarButton").click()  # ...and is one click away
+    side.get_by_text("Presenter mode").wait_for(state="visible")
     page.screenshot(path=str(artifacts_dir / "home-presenter.png"), full_page=False)
     open_app(page, app_server, "home", "presenter=true")
     reopened = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")

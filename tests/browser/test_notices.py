@@ -40,6 +40,7 @@ def test_an_unknown_page_path_is_named_on_the_page_that_opens(app_server, page):
     page.get_by_text("Presenter mode").click()  # any rerun: the notice stays on Home
     wait_idle(page)
     assert any("nosuchpage" in n for n in _alerts(page)), _alerts(page)
+    page.get_by_test_id("stExpandSidebarButton").click()  # presenter mode folded it away
     page.get_by_text("Presenter mode").click()
     wait_idle(page)
     page.get_by_test_id("stSidebarNav").get_by_text("Masks", exact=True).click()
