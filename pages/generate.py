@@ -3,7 +3,7 @@
 import streamlit as st
 
 from autoreg.ui import generate as g
-from autoreg.ui.chrome import presenting, require_frame
+from autoreg.ui.chrome import intro, presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import card_summary, model_picker, unknown_tokens
 from autoreg.ui.urlstate import notice, url_notice_area, url_widget
@@ -16,13 +16,11 @@ INTRO = (
     "for the **next** token, a token is drawn from it, appended, and the model reads it."
 )
 present = presenting()
+intro(INTRO)
 if present:  # a projector's first screen belongs to the draw: settings in one row
-    with st.expander("What this page shows"):
-        st.markdown(INTRO)
     top = st.columns([3, 3, 2, 1.3])
     row = top[2:]
 else:
-    st.markdown(INTRO)
     top = st.columns([1, 2])
 with top[0]:
     name = model_picker("gen_model")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from autoreg.pixelcnn.demos import dot_product_example
 from autoreg.pixelcnn.receptive import blind_spot_size
-from autoreg.ui.chrome import plot, presenting, require_frame
+from autoreg.ui.chrome import intro, plot, presenting, require_frame
 from autoreg.ui.masks import chosen_pixel, raster_player
 from autoreg.ui.pixels import cached_stack_fields, example_digit, mask_demo
 from autoreg.ui.urlstate import notice, show_url_notices, url_notice_area, url_widget
@@ -15,12 +15,12 @@ SIZE = 15  # the stacked-layers canvas
 require_frame()  # a shared link on a fresh server still gets the app frame
 st.title("Masks and receptive fields")
 url_notice_area()  # bad values in a shared link are reported here
-st.markdown(
+intro(
     "A PixelCNN predicts every pixel from the pixels **before it in raster order**. "
     "A plain convolution would also read the pixel itself and the ones after it, so each "
-    "kernel is multiplied by a fixed 0/1 **mask**."
+    "kernel is multiplied by a fixed 0/1 **mask**.",
+    r"p(x) = \prod_{i=1}^{H\cdot W} p\left(x_i \mid x_1, \dots, x_{i-1}\right)",
 )
-st.latex(r"p(x) = \prod_{i=1}^{H\cdot W} p\left(x_i \mid x_1, \dots, x_{i-1}\right)")
 
 st.header("One masked convolution", divider="gray")
 c1, c2 = st.columns([1, 3])

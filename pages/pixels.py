@@ -7,7 +7,7 @@ import streamlit as st
 from autoreg.pixelcnn.generation import REGIONS, Start, drawn_start, erase
 from autoreg.ui import pixels as ui
 from autoreg.ui.canvas import pixel_canvas
-from autoreg.ui.chrome import plot, presenting, require_frame
+from autoreg.ui.chrome import intro, plot, presenting, require_frame
 from autoreg.ui.models import get_model
 from autoreg.ui.urlstate import url_notice_area, url_widget
 from autoreg.viz.pixels import image_figure
@@ -24,9 +24,7 @@ INTRO = (
 )
 FORMULA = r"x_{r,c} \sim \operatorname{softmax}\!\big(z_{r,c}(x_{<(r,c)})\,/\,T\big)"
 present = presenting()
-with st.expander("What this page shows") if present else st.container():
-    st.markdown(INTRO)
-    st.latex(FORMULA)
+intro(INTRO, FORMULA)
 
 top = st.columns([2, 3], vertical_alignment="bottom")
 with top[0]:

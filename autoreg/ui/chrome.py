@@ -104,11 +104,13 @@ def plot(fig: go.Figure, where: object = None, **kwargs: object) -> object:
     return target.plotly_chart(for_projector(fig) if presenting() else fig, **kwargs)
 
 
-def intro(text: str) -> None:
-    """A page's opening paragraph; folded into "What this page shows" when presenting, so
-    a projector's first screen goes to the page's main visual."""
+def intro(text: str, *formulas: str) -> None:
+    """A page's opening paragraph (and its equations); folded into "What this page shows"
+    when presenting, so a projector's first screen goes to the page's main visual."""
     with st.expander("What this page shows") if presenting() else st.container():
         st.markdown(text)
+        for formula in formulas:
+            st.latex(formula)
 
 
 def sidebar() -> None:
