@@ -20,6 +20,7 @@ from autoreg.seq.payload import fmt, token_label
 from autoreg.ui.player import size_label
 from autoreg.ui.sequences import PRESETS
 from tests.browser.conftest import assert_clean, open_app, screenshot, wait_idle
+from tests.browser.players import overlapping
 
 pytestmark = pytest.mark.browser
 
@@ -388,3 +389,16 @@ def test_the_benchmark_times_the_players_steps_and_scrub(app_server, page):
     assert got["end_step"] == 51 and got["frames"] >= 10 and got["fps"] > 0
     bb.rewind_player(page)
     assert _step(page) == 0
+
+
+def test_the_rnn_cell_shows_no_gate_colours(app_server, page):
+    """A plain RNN has no gates: its diagram's colour bars name only what it has."""
+    if "rnn-char-stdlib" not in list_pretrained():
+        pytest.skip("no shipped character RNN")
+    _open_step(page, app_server, "step_model=rnn-char-stdlib")
+    legend = page.locator(f"{PLAYER} .stp-cell-legend")
+    legend.wait_for(timeout=30_000)
+    names = legend.locator(".stp-legend-name").all_inner_texts()
+    assert names == ["h, (W x + U h + b)/3"], names
+    assert not overlapping(page, f"{PLAYER} .stp-cell-legend .stp-legend span")
+    assert_clean(page)
