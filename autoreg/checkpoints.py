@@ -17,8 +17,12 @@ Which model class a card builds is decided by ``autoreg.pretrained`` (it dispatc
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,24 +67,99 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()[:16]
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (full disk, no permission); the file that was
+    there before is untouched. Its message names the file and the reason."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
+def _temporary(path: Path) -> Path:
+    # one name per process and thread: two writers of one path never share a temp file
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def _write_temporary(path: Path, data: bytes) -> Path:
+    """``data`` in a temporary file beside ``path``, flushed to disk; removed on failure."""
+    tmp = _temporary(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise _write_error(path, len(data), exc) from None
+        raise
+    return tmp
+
+
+def _write_error(path: Path, size: int, exc: OSError) -> CheckpointWriteError:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        reason += " (the disk is full)"
+    return CheckpointWriteError(
+        exc.errno,
+        f"Could not save {path} ({_size(size)}): {reason}. "
+        f"The file that was there before is kept unchanged.",
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 100 * 1024 else f"{max(1, round(n / 1024))} kB"
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all or nothing: a temporary file, fsync, then a rename.
+
+    A process killed mid-write (SIGKILL, power loss) leaves the old file in place, and a
+    full disk raises :class:`CheckpointWriteError` with the old file intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _move_into_place([(_write_temporary(path, data), path)], len(data))
+
+
+def _move_into_place(moves: list[tuple[Path, Path]], size: int) -> None:
+    """Rename each written temporary file onto its target; on failure remove the
+    temporary files not yet moved, so nothing half-done stays beside the old files."""
+    for k, (tmp, target) in enumerate(moves):
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            for left, _ in moves[k:]:
+                with contextlib.suppress(OSError):
+                    left.unlink()
+            raise _write_error(target, size, exc) from None
+
+
 def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:
     """Write ``path`` (.safetensors) and its card ``path.with_suffix('.json')``.
 
-    Writes go to a temporary name first and are renamed into place, so an interrupted
-    save (Ctrl-C during training) never leaves a half-written checkpoint behind.
+    Both go to temporary files first and are renamed into place only once both are
+    written, so an interrupted or failed save (Ctrl-C, SIGKILL, a full disk) never leaves
+    a half-written checkpoint, nor new weights beside an old card.
+
+    Raises:
+        CheckpointWriteError: the disk is full or not writable; the old files are kept.
     """
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = checkpoint_bytes(state_dict, card)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
     card_path = path.with_suffix(".json")
-    tmp_card = card_path.with_name(card_path.name + ".tmp")
-    tmp_card.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    tmp_card.replace(card_path)
+    data = checkpoint_bytes(state_dict, card)
+    weights = _write_temporary(path, data)
+    try:
+        card_text = json.dumps(card, indent=2, sort_keys=True) + "\n"
+        text = _write_temporary(card_path, card_text.encode())
+    except BaseException:
+        weights.unlink()
+        raise
+    _move_into_place([(weights, path), (text, card_path)], len(data))
     return path
 
 

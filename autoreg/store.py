@@ -50,7 +50,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save as st_save
 
-from autoreg.checkpoints import Checkpoint, parse_checkpoint
+from autoreg.checkpoints import Checkpoint, parse_checkpoint, write_atomic
 from autoreg.pixelcnn.data import cache_dir
 
 MAX_AGE_SECONDS = 14 * 24 * 3600  # unused this long (saved or opened): deleted
@@ -171,7 +171,7 @@ class ModelStore:
         with _lock:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / (key + SUFFIX)
-            _atomic_write(path, data)
+            write_atomic(path, data)
             os.utime(path, (now, now))
             self._evict(owner, keep=key)
         return StoredModel(key, label, card, now, now, len(data))
@@ -296,21 +296,6 @@ class ModelStore:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return gone
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
 
 
 def _files(folder: Path) -> list[Path]:

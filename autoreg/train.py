@@ -14,6 +14,8 @@ import importlib
 import shlex
 import sys
 
+from autoreg.checkpoints import CheckpointWriteError
+
 # subcommand -> (one line for the list, module exposing DESCRIPTION, EPILOG,
 # add_arguments(parser) and main(args) -> int)
 COMMANDS = {
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["python", "-m", "autoreg.train", *argv])  # for the card
-    return int(args._main(args) or 0)
+    try:
+        return int(args._main(args) or 0)
+    except (ValueError, CheckpointWriteError) as exc:  # a bad option, a full disk: no traceback
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

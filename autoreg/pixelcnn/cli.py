@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from autoreg import distributed
 from autoreg.checkpoints import load_checkpoint, save_checkpoint
 from autoreg.pixelcnn.data import list_datasets, load_images
 from autoreg.pixelcnn.models import PixelCNNConfig, build_model, model_from_checkpoint
@@ -24,7 +25,9 @@ Images are resized to --size pixels a side and quantised to --levels intensities
 model learns one softmax over the levels per pixel, in raster order. Metrics are test
 negative log-likelihood in bits per dimension (per pixel), beside a baseline that draws
 every pixel alone from its training histogram. After every epoch it writes
-<out>.safetensors and <out>.json (config, dataset, training settings, metrics).
+<out>.safetensors and <out>.json (config, dataset, training settings, metrics). Under
+torchrun (--nproc_per_node N) the N processes share each batch and take the steps of one
+process; rank 0 prints and writes the same files.
 
 examples:
   # the book's model: 16x16 digits, 4 levels, 5 residual blocks, 128 channels
@@ -243,11 +246,23 @@ def main(args: argparse.Namespace) -> int:
                 kernel=args.kernel,
             )
         )
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu.")
+    device = distributed.pick_device(args.device)
+    world = distributed.setup(device)
+    try:
+        return _train_and_save(args, model, tcfg, previous, device, world)
+    finally:
+        distributed.teardown(world)
+
+
+def _train_and_save(
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    tcfg: PixelTrainConfig,
+    previous: dict,
+    device: str,
+    world: distributed.World,
+) -> int:
+    """Train on ``device`` (as one of ``world``'s processes); rank 0 prints and saves."""
     model.to(device)
     cfg = model.config
     data = load_images(args.dataset, size=cfg.image_size, levels=cfg.levels)
@@ -280,12 +295,13 @@ def main(args: argparse.Namespace) -> int:
             "epochs": epoch + 1,
             "train_seconds": round(time.perf_counter() - t_start, 1),
         }
-        save_checkpoint(
-            out, model.state_dict(), make_card(model, data, tcfg, totals(metrics), command)
-        )
+        card = make_card(model, data, tcfg, totals(metrics), command, world.size)
+        save_checkpoint(out, model.state_dict(), card)
 
-    metrics = train(model, data, tcfg, on_step=on_step, on_epoch=on_epoch)
-    card = make_card(model, data, tcfg, totals(metrics), command)
+    metrics = train(model, data, tcfg, on_step=on_step, on_epoch=on_epoch, world=world)
+    if not world.main:  # the other ranks hold the same model; rank 0 saves it
+        return 0
+    card = make_card(model, data, tcfg, totals(metrics), command, world.size)
     path = save_checkpoint(out, model.state_dict(), card)
     print(
         f"saved {path}: test {metrics['test_bits_per_dim']:.4f} bits/dim, baseline "

@@ -93,6 +93,15 @@ class PixelCNNConfig:
         return self.first_kernel // 2 + self.n_blocks * (self.kernel // 2)
 
 
+def nll_bits(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean NLL in bits per pixel of integer images ``x`` under ``logits`` (B, L, H, W).
+
+    Apart from the model so that training can call the model through a wrapper
+    (``DistributedDataParallel``) and still score it the same way.
+    """
+    return F.cross_entropy(logits, x.long()) / math.log(2)
+
+
 class _Base(nn.Module):
     """Shared input scaling, NLL and parameter count."""
 
@@ -110,8 +119,7 @@ class _Base(nn.Module):
 
     def nll(self, x: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood in bits per dimension (pixel) of integer images."""
-        logits = self(x)  # (B, L, H, W)
-        return F.cross_entropy(logits, x.long()) / math.log(2)
+        return nll_bits(self(x), x)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from autoreg.distributed import SINGLE, World
 from autoreg.pixelcnn.augment import jittered, shift_images
 from autoreg.pixelcnn.data import ImageDataset, native_train_images, quantise, resize
 from autoreg.pixelcnn.layers import ResidualBlock
-from autoreg.pixelcnn.models import GatedPixelCNN, PixelCNN
+from autoreg.pixelcnn.models import GatedPixelCNN, PixelCNN, nll_bits
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ def train(
     on_step: Callable[[StepInfo], None] | None = None,
     stop: threading.Event | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    world: World = SINGLE,
 ) -> dict:
     """Train ``model`` in place on ``data.train``; returns metrics (bits/dim and timing).
 
@@ -189,6 +191,11 @@ def train(
 
     With ``cfg.ema`` set, test NLL, ``on_epoch`` and the returned model use the
     :class:`WeightAverage`; the optimiser keeps stepping the raw weights in between.
+
+    Across processes (``world``, see ``autoreg.distributed``) every rank draws the same
+    global batch, augmentations included, and scores its slice of it, weighted so that
+    the averaged gradient is the global batch's: the steps are those of one process.
+    The callbacks run on rank 0 only.
     """
     if data.size != model.config.image_size or data.levels != model.config.levels:
         raise ValueError(
@@ -198,6 +205,7 @@ def train(
         )
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    net = world.wrap(model)  # what the steps call; ``model`` is what is saved
     average = WeightAverage(model, cfg.ema) if cfg.ema else None
 
     def averaged():  # the weights evaluation and checkpoints see
@@ -236,7 +244,7 @@ def train(
                 else:  # jitter the full-size digit, then pool and quantise as the dataset does
                     x = quantise(resize(jittered(native[idx], cfg, gen), data.size), data.levels)
                 x = shift_images(x, cfg.augment_shift, gen).long()
-                loss = model.nll(x)
+                loss = _local_loss(net, x, world)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -245,31 +253,33 @@ def train(
                     average.update()
                 step += 1
                 over_time = cfg.max_minutes is not None and elapsed_s() > 60 * cfg.max_minutes
-                stopped = (stop is not None and stop.is_set()) or over_time
+                asked = stop is not None and stop.is_set()
+                loss_bits, halt = world.sum([loss.item() / world.size, float(asked or over_time)])
+                stopped = halt > 0  # every rank stops at the same step
                 last = i == steps_per_epoch - 1 or stopped
                 if last:
                     with averaged():
                         test_bits = evaluate_bits(model, data.test)
-                if on_step is not None:
+                if on_step is not None and world.main:
                     on_step(
                         StepInfo(
                             step,
                             total,
                             epoch,
-                            loss.item(),
+                            loss_bits,
                             lr,
                             time.perf_counter() - t0,
                             test_bits if last else None,
                         )
                     )
-                if not stopped and stop is not None and stop.is_set():  # set by on_step itself
-                    stopped = True
+                if not stopped and world.sum([float(stop is not None and stop.is_set())])[0]:
+                    stopped = True  # set by on_step itself
                     with averaged():
                         test_bits = evaluate_bits(model, data.test)
                 if stopped:
                     break
             epochs_done = epoch + 1
-            if on_epoch is not None:
+            if on_epoch is not None and world.main:
                 with averaged():
                     on_epoch(epoch, test_bits)
             if stopped:
@@ -286,12 +296,27 @@ def train(
     }
 
 
+def _local_loss(net: torch.nn.Module, x: torch.Tensor, world: World) -> torch.Tensor:
+    """This rank's share of the global batch's mean NLL (bits/dim), scaled so that the
+    ranks' average, which is what ``DistributedDataParallel`` takes of the gradients, is
+    the mean over the whole batch even when the shares differ by an image."""
+    if world.size == 1:
+        return nll_bits(net(x), x)
+    if len(x) < world.size:
+        raise ValueError(
+            f"A batch of {len(x)} images cannot give each of {world.size} processes one."
+        )
+    part = torch.tensor_split(x, world.size)[world.rank]
+    return nll_bits(net(part), part) * (len(part) * world.size / len(x))
+
+
 def make_card(
     model: PixelCNN | GatedPixelCNN,
     data: ImageDataset,
     tcfg: PixelTrainConfig,
     metrics: dict,
     command: str | None = None,
+    processes: int = 1,
 ) -> dict:
     """The JSON card: config, dataset, training settings, metrics (with the baseline), and
     the command line that trained it (``python -m autoreg.train pixel ...``), so a card
@@ -328,6 +353,7 @@ def make_card(
             "ema": tcfg.ema,
             "dropout": tcfg.dropout,
             "device": next(model.parameters()).device.type,
+            "processes": processes,  # torchrun's --nproc_per_node; 1 without it
         },
         "metrics": m,
         "command": command,

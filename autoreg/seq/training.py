@@ -39,6 +39,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from autoreg import distributed
+from autoreg.checkpoints import write_atomic
+from autoreg.distributed import SINGLE, World
 from autoreg.seq import corpora
 from autoreg.seq.model import SequenceConfig, SequenceModel, save_model
 from autoreg.seq.tokenizers import CharTokenizer, Tokenizer, WordTokenizer, tokenizer_from_dict
@@ -169,6 +172,7 @@ def evaluate(model: SequenceModel, data: torch.Tensor, bptt: int, max_batches: i
     """Mean bits per token over (up to ``max_batches``) windows of ``data`` (B, N)."""
     was_training = model.training
     model.eval()
+    data = data.to(model.head.weight.device)
     state = model.init_state(data.size(0))
     total, count = 0.0, 0
     for k, i in enumerate(range(0, data.size(1) - 1, bptt)):
@@ -280,6 +284,8 @@ def train(
     texts: dict[str, str] | None = None,
     resume: Resume | None = None,
     on_checkpoint: Callable[[Resume], None] | None = None,
+    world: World = SINGLE,
+    device: str | torch.device = "cpu",
 ) -> TrainResult:
     """Train a model on ``text`` (split by ``cfg.val_fraction``), on ``texts`` (a
     ``{"train", "val"[, "test"]}`` split), or by default on the corpus named in ``cfg``.
@@ -287,6 +293,10 @@ def train(
     ``resume`` continues a run where its ``Progress`` says. ``on_checkpoint`` receives the
     resumable state after every epoch and, with ``cfg.checkpoint_minutes``, on that clock
     mid-epoch, so a run stopped at any moment loses at most that many minutes.
+
+    Across processes (``world``, see ``autoreg.distributed``) each rank trains on its
+    share of the ``batch_size`` streams and the ranks agree on every stop and checkpoint,
+    so the steps are those of one process; the callbacks run on rank 0 only.
     """
     torch.manual_seed(cfg.seed)
     if texts is None:
@@ -312,15 +322,22 @@ def train(
             tok,
         )
         progress = Progress()
+    model.to(device)
     train_ids = torch.tensor(tok.encode(texts["train"]), dtype=torch.long)
     val_ids = torch.tensor(tok.encode(texts["val"]), dtype=torch.long)
-    train_data = batchify(train_ids, cfg.batch_size)
+    train_data = batchify(train_ids, cfg.batch_size)  # (B, N/B), every rank the same
+    rows = world.shard(cfg.batch_size)  # this rank's streams
+    device = model.head.weight.device
+    local_data = train_data[rows].to(device)
     val_data = batchify(val_ids, min(cfg.batch_size, max(1, val_ids.numel() // (cfg.bptt + 1))))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state = model.init_state(cfg.batch_size)
+    net = world.wrap(model)  # what the steps call; ``model`` is what is saved
+    local_streams = rows.stop - rows.start
+    state = model.init_state(local_streams)
     if resume is not None:
         opt.load_state_dict(resume.optimizer_state)
-        state = resume.rnn_state if isinstance(state, tuple) else resume.rnn_state[0]
+        saved = tuple(s[:, rows].to(device) for s in resume.rnn_state)  # (layers, B/N, H)
+        state = saved if isinstance(state, tuple) else saved[0]
     steps_per_epoch = math.ceil((train_data.size(1) - 1) / cfg.bptt)
     total = steps_per_epoch * cfg.epochs
     result = TrainResult(model=model, history=progress.history)
@@ -334,38 +351,48 @@ def train(
     def snapshot() -> Resume:
         progress.elapsed = earlier + time.perf_counter() - t0
         flat = tuple(state) if isinstance(state, tuple) else (state,)
-        return Resume(model, opt.state_dict(), tuple(s.detach() for s in flat), progress)
+        whole = tuple(world.gather_rows(s.detach(), dim=1) for s in flat)  # (layers, B, H)
+        return Resume(model, opt.state_dict(), whole, progress)
+
+    def agree(*flags: bool) -> list[bool]:
+        """Every rank stops and checkpoints at the same step (any rank's reason counts)."""
+        return [v > 0 for v in world.sum([float(f) for f in flags])]
 
     model.train()
     while progress.epoch <= cfg.epochs:
         for i in range(progress.offset, train_data.size(1) - 1, cfg.bptt):
-            if (stop is not None and stop.is_set()) or time.perf_counter() > deadline:
+            (halt,) = agree((stop is not None and stop.is_set()) or time.perf_counter() > deadline)
+            if halt:
                 result.stopped_early = True
                 break
             ts = time.perf_counter()
             lr = get_lr(progress.step, total, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x = train_data[:, i : i + cfg.bptt]  # (B, T)
-            y = train_data[:, i + 1 : i + 1 + cfg.bptt]
+            x = local_data[:, i : i + cfg.bptt]  # (B/N, T)
+            y = local_data[:, i + 1 : i + 1 + cfg.bptt]
             x = x[:, : y.size(1)]
             state = _detach(state)
-            _, loss, state = model(x, y, state)
+            _, loss, state = net(x, y, state)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             progress.step += 1
             progress.offset = i + cfg.bptt
-            bits = loss.item() / LN2
-            progress.epoch_loss += bits * y.numel()
-            progress.epoch_tokens += y.numel()
-            if on_step is not None:
+            (bits,) = world.sum([loss.item() / LN2 / world.size])  # the global batch's mean
+            tokens = y.numel() * world.size
+            progress.epoch_loss += bits * tokens
+            progress.epoch_tokens += tokens
+            if on_step is not None and world.main:
                 dt = time.perf_counter() - ts
                 on_step(StepInfo(progress.step, total, progress.epoch, bits, lr, dt))
-            if on_checkpoint is not None and time.perf_counter() - last_checkpoint > every:
+            due = on_checkpoint is not None and time.perf_counter() - last_checkpoint > every
+            if agree(due)[0]:
                 last_checkpoint = time.perf_counter()
-                on_checkpoint(snapshot())
+                snap = snapshot()
+                if world.main:
+                    on_checkpoint(snap)
         if result.stopped_early:
             if progress.epoch_tokens:  # the interrupted epoch is still evaluated and reported
                 info = EpochInfo(
@@ -375,7 +402,7 @@ def train(
                     elapsed=earlier + time.perf_counter() - t0,
                 )
                 result.history = [*progress.history, info]  # not in progress: resumed later
-                if on_epoch is not None:
+                if on_epoch is not None and world.main:
                     on_epoch(info, model)
             break
         if progress.epoch_tokens:
@@ -386,16 +413,20 @@ def train(
                 elapsed=earlier + time.perf_counter() - t0,
             )
             progress.history.append(info)
-            if on_epoch is not None:
+            if on_epoch is not None and world.main:
                 on_epoch(info, model)
         progress.epoch += 1
         progress.offset, progress.epoch_loss, progress.epoch_tokens = 0, 0.0, 0
-        state = model.init_state(cfg.batch_size)
+        state = model.init_state(local_streams)
         if on_checkpoint is not None:
             last_checkpoint = time.perf_counter()
-            on_checkpoint(snapshot())
+            snap = snapshot()
+            if world.main:
+                on_checkpoint(snap)
     if on_checkpoint is not None and result.stopped_early:
-        on_checkpoint(snapshot())
+        snap = snapshot()
+        if world.main:
+            on_checkpoint(snap)
     model.eval()
     result.seconds = earlier + time.perf_counter() - t0
     train_list = train_ids.tolist()
@@ -407,6 +438,7 @@ def train(
     metrics["val_unknown_tokens"] = int((val_ids == 0).sum())
     if texts.get("test"):
         metrics.update(heldout_metrics(model, train_list, "test", texts["test"]))
+    model.to("cpu")  # the caller gets a model the pages and samplers can use as it is
     metrics.update(task_metrics(cfg.corpus, model))
     result.metrics = metrics
     return result
@@ -445,9 +477,7 @@ def save_resume(path: str | Path, cfg: TrainConfig, snap: Resume) -> None:
         {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
         metadata={"resume": json.dumps(meta)},
     )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, data)
 
 
 def load_resume(path: str | Path) -> tuple[TrainConfig, Resume]:
@@ -577,7 +607,9 @@ training text. After every epoch it writes <out>.safetensors and <out>.json (con
 tokenizer, metrics, the command and the device), and <out>.resume.safetensors (weights,
 Adam moments, recurrent state, position) after every epoch and every
 --checkpoint-minutes: Ctrl-C stops after the current step and saves both, and --resume
-continues the run exactly where it stopped.
+continues the run exactly where it stopped. Under torchrun (--nproc_per_node N) the N
+processes share each batch's streams (--batch-size a multiple of N) and take the steps
+of one process; rank 0 prints and writes the same files.
 
 examples:
   # the book's word-level LSTM on the English of the standard library
@@ -627,16 +659,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="torch CPU threads (default: 0 = torch's choice)",
     )
+    out.add_argument(
+        "--device",
+        default="cpu",
+        metavar="{cpu,cuda,auto}",
+        help="where to train: auto is cuda when torch sees a GPU, else cpu; cuda:N picks one "
+        "(default: %(default)s)",
+    )
 
 
-def _device_line() -> str:
-    return f"cpu {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+def _device_line(device: str, world: World) -> str:
+    where = (
+        f"cuda {torch.cuda.get_device_name()}"
+        if device.startswith("cuda")
+        else f"cpu {platform.machine()}, {torch.get_num_threads()} threads"
+    )
+    processes = f", {world.size} processes" if world.size > 1 else ""
+    return f"{where}{processes}, torch {torch.__version__}"
 
 
 def main(args: argparse.Namespace) -> int:
     """CLI: train, print progress and per-epoch bits/token, checkpoint every epoch."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    device = distributed.pick_device(args.device)
+    world = distributed.setup(device)
+    try:
+        return _main(args, device, world)
+    finally:
+        distributed.teardown(world)
+
+
+def _main(args: argparse.Namespace, device: str, world: World) -> int:
+    say = print if world.main else (lambda *a, **k: None)  # rank 0 speaks for the run
     fields = {k: getattr(args, k) for k in asdict(TrainConfig())}
     cfg = TrainConfig(**fields)
     resume = None
@@ -651,7 +706,7 @@ def main(args: argparse.Namespace) -> int:
                 f"{rpath} was trained on the text file {cfg.corpus!r}: pass that file again "
                 f"as --corpus (got {source!r})."
             )
-        print(
+        say(
             f"resuming {rpath}: epoch {resume.progress.epoch}, step {resume.progress.step}",
             flush=True,
         )
@@ -670,7 +725,7 @@ def main(args: argparse.Namespace) -> int:
     sha = corpora.sha256(whole)
     facts = {
         "command": getattr(args, "command_line", None),
-        "device": _device_line(),
+        "device": _device_line(device, world),
         "split": {k: len(v) for k, v in texts.items()},
     }
     stop = threading.Event()
@@ -713,9 +768,13 @@ def main(args: argparse.Namespace) -> int:
             texts=texts,
             resume=resume,
             on_checkpoint=on_checkpoint,
+            world=world,
+            device=device,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
+    if not world.main:  # the other ranks hold the same model; rank 0 scores and saves it
+        return 0
     if cfg.corpus in HELD_OUT_ENGLISH:
         result.metrics.update(
             heldout_metrics(

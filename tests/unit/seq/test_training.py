@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from autoreg import checkpoints
 from autoreg import train as train_cli
 from autoreg.checkpoints import load_checkpoint
 from autoreg.pretrained import model_from_checkpoint
@@ -283,20 +284,17 @@ def test_resume_file_is_written_atomically(tmp_path, monkeypatch) -> None:
     good = path.read_bytes()
     _, before = load_resume(path)
 
-    def killed_mid_write(self, data):  # half the bytes reach the disk, then the process dies
-        with open(self, "wb") as f:
-            f.write(data[: len(data) // 2])
-        raise OSError("killed")
+    def dies_before_the_rename(fd):  # every byte is in the temporary file, then it fails
+        raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(training.Path, "write_bytes", killed_mid_write)
-    with pytest.raises(OSError, match="killed"):
+    monkeypatch.setattr(checkpoints.os, "fsync", dies_before_the_rename)
+    with pytest.raises(OSError, match="Input/output error"):
         train(cfg, texts=TEXTS, on_checkpoint=lambda snap: save_resume(path, cfg, snap))
     monkeypatch.undo()
     assert path.read_bytes() == good  # the previous resume file is untouched
     _, after = load_resume(path)
     assert after.progress == before.progress
-    with pytest.raises(ValueError, match="not a readable resume file"):
-        load_resume(path.with_name(path.name + ".tmp"))  # the torn write is never read
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no torn temporary file
     with pytest.raises(ValueError, match="not a readable resume file"):
         load_resume(tmp_path / "missing.resume.safetensors")
 
