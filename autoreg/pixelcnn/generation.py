@@ -15,8 +15,10 @@ No Streamlit, no plotly.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,9 @@ Model = PixelCNN | GatedPixelCNN
 REGIONS = ("bottom half", "right half", "box")
 
 EXPORT_MIN_SIDE = 512  # pixels: exported PNG/GIF grids are at least this wide
+ORPHAN_GRACE_S = 10.0  # a run whose watcher is gone this long stops (start_background)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class GenerationRun:
         )
         self.stop_event = threading.Event()
         self.error: str | None = None
+        self.orphaned = False  # stopped because its session went away (start_background)
         self._thread: threading.Thread | None = None
         self._exports: dict[tuple, bytes] = {}
 
@@ -170,9 +176,26 @@ class GenerationRun:
                 added += 1
         return added
 
-    def _work(self) -> None:
+    def _work(self, alive: Callable[[], bool] | None, grace: float) -> None:
+        gone_since: float | None = None  # when ``alive`` first said no, in a row
         try:
             while not self.done and not self.stop_event.is_set():
+                if alive is not None:
+                    if alive():
+                        gone_since = None
+                    elif gone_since is None:
+                        gone_since = time.monotonic()
+                    elif time.monotonic() - gone_since > grace:
+                        self.orphaned = True
+                        self.stop_event.set()  # nobody will look at these pixels
+                        log.warning(
+                            "Stopped a pixel generation at %d of %d pixels: the browser "
+                            "session that started it has been gone for %.0f s.",
+                            self.computed,
+                            self.total,
+                            grace,
+                        )
+                        break
                 self.advance(8)
                 # Python's locks are not fair: without a pause this loop takes the lock
                 # straight back, and a Step click waiting on it (advance from the page)
@@ -181,10 +204,19 @@ class GenerationRun:
         except Exception as exc:  # surfaced on the page; a thread cannot raise into it
             self.error = f"{type(exc).__name__}: {exc}"
 
-    def start_background(self) -> None:
-        """Fill in every pixel from a daemon thread (``stop()`` ends it early)."""
+    def start_background(
+        self, alive: Callable[[], bool] | None = None, grace: float = ORPHAN_GRACE_S
+    ) -> None:
+        """Fill in every pixel from a daemon thread (``stop()`` ends it early).
+
+        ``alive`` says whether anyone still watches this run (the page passes "its
+        browser session is connected"). When it has said no for ``grace`` seconds in a
+        row, the thread stops and frees the model and its lock: a closed tab must not
+        keep a core busy drawing a batch nobody sees, while a brief reconnect does not
+        cost the user the run.
+        """
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, daemon=True)
+            self._thread = threading.Thread(target=self._work, args=(alive, grace), daemon=True)
             self._thread.start()
 
     def stop(self) -> None:

@@ -25,6 +25,8 @@ cookies still works: its models last until the tab is closed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from autoreg.store import MAX_AGE_SECONDS, new_owner_id, valid_owner_id
@@ -41,7 +43,7 @@ export default function (component) {
 }
 """
 # The component draws nothing; its element container is hidden so it takes no room.
-_HIDE = f"<style>.st-key-{COMPONENT_KEY} {{ display: none; }}</style>"
+_HIDE = "<style>.st-key-{key} {{ display: none; }}</style>"
 
 _component = st.components.v2.component("autoreg_browser_cookie", html="", js=_JS)
 
@@ -64,14 +66,35 @@ def browser_id() -> str:
 
 def remember_browser() -> None:
     """Write this browser's id into its cookie (called by app.py on every run)."""
+    write_cookie(COOKIE, browser_id(), int(MAX_AGE_SECONDS), key=COMPONENT_KEY)
+
+
+def write_cookie(name: str, value: str, max_age: int, key: str) -> None:
+    """Have the page write a cookie of the app's path (``max_age`` 0 deletes it).
+
+    ``value`` must be cookie-safe (letters, digits, ``-_.``); ``key`` names this writer,
+    one per cookie, and hides its empty element.
+    """
     base = st.get_option("server.baseUrlPath").strip("/")
-    st.html(_HIDE)
+    st.html(_HIDE.format(key=key))
     _component(
-        key=COMPONENT_KEY,
-        data={
-            "name": COOKIE,
-            "value": browser_id(),
-            "maxAge": int(MAX_AGE_SECONDS),
-            "path": "/" + base,
-        },
+        key=key,
+        data={"name": name, "value": value, "maxAge": max_age, "path": "/" + base},
     )
+
+
+def connected_watch() -> Callable[[], bool] | None:
+    """A check that this browser session is still connected, for background work.
+
+    Work that outlives a script run (a pixel generation filling in from its own thread)
+    takes this to stop when the tab that asked for it is gone. ``None`` where there is no
+    server runtime to ask (AppTest): such work simply runs to its end.
+    """
+    from streamlit.runtime import Runtime, exists
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)

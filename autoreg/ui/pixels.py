@@ -29,6 +29,7 @@ from autoreg.pixelcnn.demos import MaskDemo, StackFields, stack_fields, train_ma
 from autoreg.pixelcnn.generation import FieldStencil, GenerationRun, Start
 from autoreg.pixelcnn.replay import replay_payload, run_id
 from autoreg.ui import player as pp
+from autoreg.ui.browser_id import connected_watch
 from autoreg.ui.models import SESSION_PREFIX, get_model, model_card, model_label, model_names
 from autoreg.ui.urlstate import notice, url_widget
 
@@ -149,7 +150,7 @@ def start_run(name: str, n: int, start: Start, temperature: float, seed: int) ->
     run.model_name = name  # type: ignore[attr-defined]  # which model drew it
     run.settings = _settings(name, n, start, temperature, seed)  # type: ignore[attr-defined]
     run.uid = uuid.uuid4().hex  # type: ignore[attr-defined]  # two equal runs differ
-    run.start_background()
+    run.start_background(alive=connected_watch())
     st.session_state[RUN_KEY] = run
     st.session_state.pop(BLOBS, None)
     return run
@@ -166,7 +167,7 @@ def resample_run(step: int, seed: int) -> GenerationRun | None:
     new.model_name = name  # type: ignore[attr-defined]
     new.settings = None  # type: ignore[attr-defined]  # no longer what the controls say
     new.uid = uuid.uuid4().hex  # type: ignore[attr-defined]
-    new.start_background()
+    new.start_background(alive=connected_watch())
     st.session_state[RUN_KEY] = new
     st.session_state.pop(BLOBS, None)
     return new
