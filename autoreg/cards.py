@@ -17,6 +17,7 @@ PixelCNNs: test bits per dimension beside an independent categorical per pixel.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -305,8 +306,37 @@ def refresh(text: str) -> str:
     )
 
 
+EPILOG = """\
+Every table and number in the documents' prose sits between <!-- name:start --> and
+<!-- name:end --> markers; this command fills them from assets/*.json and
+docs/bench-results.jsonl. The tests fail while a block is stale.
+
+examples:
+  python -m autoreg.cards
+  python -m autoreg.cards --check
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autoreg.cards",
+        description="Refill the generated tables and figures of README.md and docs/ from "
+        "the model cards.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    out = parser.add_argument_group("mode")
+    out.add_argument(
+        "--check",
+        action="store_true",
+        help="only list the stale documents and exit 1 if there are any; write nothing "
+        "(default: off, rewrite them)",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
     stale = []
     for doc in DOCUMENTS:
         path = ROOT / doc
@@ -314,11 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         new = refresh(text)
         if new != text:
             stale.append(doc)
-            if "--check" not in argv:
+            if not args.check:
                 path.write_text(new)
-    verb = "stale" if "--check" in argv else "rewritten"
+    verb = "stale" if args.check else "rewritten"
     print(f"{verb}: {', '.join(stale)}" if stale else "every generated block is up to date")
-    return 1 if stale and "--check" in argv else 0
+    return 1 if stale and args.check else 0
 
 
 if __name__ == "__main__":

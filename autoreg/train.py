@@ -23,7 +23,7 @@ COMMANDS = {
     "pixel": ("train a PixelCNN or Gated PixelCNN", "autoreg.pixelcnn.cli"),
 }
 
-DESCRIPTION = "Train a model of the explainer and save it as a checkpoint (safetensors + JSON)."
+DESCRIPTION = "Train an autoreg model and save it as a checkpoint (safetensors + JSON)."
 
 EPILOG = """\
 Each command prints its progress and saves <out>.safetensors with a JSON card (config,

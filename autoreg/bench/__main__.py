@@ -9,7 +9,7 @@ import textwrap
 
 from autoreg.bench import MEASURES, run
 
-DESCRIPTION = "Measure the explainer's speed as ratios timed side by side, one JSON line each."
+DESCRIPTION = "Measure autoreg's speed as ratios timed side by side, one JSON line each."
 
 # What each measure compares; shown by --help. Each JSON line carries its own target and
 # whether it was met ("ok"), so the targets live with the measures, not here.

@@ -1,11 +1,11 @@
 """Browser benchmarks: every page in real headless Chromium against a bare Streamlit page.
 
-``python -m autoreg.bench page_load_ratio step_latency_ratio server_memory`` (or
-``python -m autoreg.bench.browser``) starts two ``streamlit run`` servers on loopback
-ports, the real ``app.py`` and ``autoreg/bench/reference_app.py`` (one plotly chart and a
-"Next" button, nothing else), and drives Debian's ``chromium`` through Playwright's sync
-API. Raw milliseconds depend on the machine and its load; the *ratio* page / reference,
-measured interleaved in the same run, is what travels between machines.
+``python -m autoreg.bench page_load_ratio step_latency_ratio server_memory`` starts two
+``streamlit run`` servers on loopback ports, the real ``app.py`` and
+``autoreg/bench/reference_app.py`` (one plotly chart and a "Next" button, nothing else),
+and drives Debian's ``chromium`` through Playwright's sync API. Raw milliseconds depend
+on the machine and its load; the *ratio* page / reference, measured interleaved in the
+same run, is what travels between machines.
 
 * load: from navigation start (the page's ``performance.timeOrigin``) to the last DOM
   change before the page is idle: script ``notRunning``, connected, no skeleton, every
@@ -25,7 +25,6 @@ Nothing here imports Streamlit: the servers are subprocesses, the registry is pl
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -719,13 +718,3 @@ def _scrub_page(page, base: str, url_path: str, repeats: int) -> dict:
         "frames": [r["frames"] for r in runs], "all_fps": [round(f, 1) for f in fps],
         "samples": len(fps), **machine(),
     }  # fmt: skip
-
-
-def main() -> int:
-    for line in bench_page_load_ratio() + bench_step_latency_ratio():
-        print(json.dumps(line), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,9 +12,8 @@ The distance has no units, so two references put it on a scale: real training di
 that the judge never saw (what a perfect generator would score) and samples of the
 baseline, an independent categorical per pixel (the right ink in the right places, no
 strokes). Lower is better. Distances shrink as N grows, so compare them at equal N.
-
-A classifier's confidence was tried first and rejected: this one is confident on a
-third of the baseline's blobs.
+The classifier's confidence alone would not do: it is confident on about a third of the
+baseline's blobs.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@
 erased and sampled; rows: original, the visible half, two completions). Pillow is
 imported lazily: the core package does not need it.
 
-It also measures how digit-like the model's samples are (``judge.sample_quality`` on
-500 samples) and records that in the model's card under ``"samples"``, so the README
+It also measures how digit-like the model's samples are (``evaluation.sample_quality``
+on 500 samples) and records that in the model's card under ``"samples"``, so the README
 table built from the cards shows it beside the likelihood.
 """
 
@@ -78,8 +78,8 @@ def measure_samples(
     """Judge ``QUALITY_SAMPLES`` samples per seed of a shipped model; record it in its card.
 
     The distance in the card is the mean over ``seeds`` (each its own set of samples,
-    one judge): with one set of 500 it moved by up to 15% between seeds, more than the
-    gain of some retrainings, so one lucky seed could decide what we ship.
+    one judge): with one set of 500 it moves by up to 15% from seed to seed, more than
+    some differences between models, so one seed alone would say too little.
     The card lives twice (the ``.json`` and the safetensors header); both are rewritten
     together by ``save_checkpoint``, with the weights unchanged, and only when the record
     changed, so redrawing the grids does not put another copy of the weights in git. The
@@ -112,11 +112,35 @@ def measure_samples(
     return quality
 
 
+EPILOG = """\
+It writes assets/<name>-samples.png and assets/<name>-completions.png and records the
+sample distance (mean over seeds 0-2, 500 samples each) in the model's card; run
+'python -m autoreg.cards' afterwards to refresh the README's tables.
+
+examples:
+  python -m autoreg.pixelcnn.gallery pixelcnn-mnist16
+  python -m autoreg.pixelcnn.gallery gated-mnist16 gated-mnist28-binary --seed 1
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autoreg.pixelcnn.gallery",
+        description="Draw the sample and completion grids of shipped PixelCNNs and score "
+        "their samples.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("names", nargs="+", metavar="NAME", help="shipped model names")
+    grids = parser.add_argument_group("grids")
+    grids.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed of the grids (default: %(default)s)"
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autoreg.pixelcnn.gallery")
-    parser.add_argument("names", nargs="+", help="shipped model names")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the grids")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     # One thread: float sums then come out the same from run to run, so the judge and the
     # distances in the cards are reproducible (with 2 threads they moved by about 5%).
     torch.set_num_threads(1)

@@ -131,3 +131,35 @@ def test_python_m_autoreg_train_pixel_help_runs() -> None:
         check=True,
     ).stdout
     assert "Train a PixelCNN or Gated PixelCNN" in out and "--augment-elastic ALPHA" in out
+
+
+def test_cards_help_writes_nothing_and_reads_like_a_cli(capsys, monkeypatch) -> None:
+    from autoreg import cards
+
+    written = []
+    monkeypatch.setattr(cards.Path, "write_text", lambda self, text: written.append(self))
+    text = _help(lambda: cards.main(["--help"]), capsys)
+    assert written == []  # asking for help never rewrites the documents
+    _check_shape(text, ("mode",))
+    _check_defaults(cards.build_parser(), text)
+    for argv in _examples(text):
+        assert argv[:3] == ["python", "-m", "autoreg.cards"]
+        cards.build_parser().parse_args(argv[3:])
+
+
+def test_gallery_help_reads_like_a_cli(capsys) -> None:
+    from autoreg.pixelcnn import gallery
+
+    text = _help(lambda: gallery.main(["--help"]), capsys)
+    _check_shape(text, ("positional arguments", "grids"))
+    _check_defaults(gallery.build_parser(), text)
+    for argv in _examples(text):
+        assert argv[:3] == ["python", "-m", "autoreg.pixelcnn.gallery"]
+        names = gallery.build_parser().parse_args(argv[3:]).names
+        assert set(names) <= set(autoreg_models())
+
+
+def autoreg_models() -> list[str]:
+    import autoreg
+
+    return autoreg.list_pretrained()

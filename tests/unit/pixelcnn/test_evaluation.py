@@ -21,8 +21,6 @@ from autoreg.pixelcnn.evaluation import (
 from autoreg.pixelcnn.gallery import QUALITY_SAMPLES, QUALITY_SEEDS, measure_samples
 from autoreg.pretrained import ASSETS, list_pretrained, load_pretrained, pretrained_card
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def digits():

@@ -18,7 +18,6 @@ from autoreg.pixelcnn import (
 )
 
 # Tiny models: one thread avoids oversubscribing the shared CPU (much faster here).
-torch.set_num_threads(1)
 
 
 def test_default_is_the_books_model():

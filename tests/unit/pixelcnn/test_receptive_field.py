@@ -33,7 +33,6 @@ CONFIGS = [
 ]
 
 # Tiny models: one thread avoids oversubscribing the shared CPU (much faster here).
-torch.set_num_threads(1)
 
 
 def all_pixel_gradients(model, size: int, probes: int = 3) -> torch.Tensor:

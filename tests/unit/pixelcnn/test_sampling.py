@@ -10,7 +10,6 @@ from autoreg.pixelcnn.incremental import make_cache
 from autoreg.pixelcnn.sampling import sample_images
 
 # Tiny models: one thread avoids oversubscribing the shared CPU (much faster here).
-torch.set_num_threads(1)
 
 
 def small(kind="pixelcnn", size=10, levels=4, n_blocks=2, seed=0):

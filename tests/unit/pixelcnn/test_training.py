@@ -13,8 +13,6 @@ from autoreg.pixelcnn import augment as A
 from autoreg.pixelcnn import training as T
 from autoreg.pixelcnn.data import load_images
 
-torch.set_num_threads(1)  # tiny models: one thread avoids oversubscribing the shared CPU
-
 
 @pytest.fixture(scope="module")
 def digits():

@@ -34,16 +34,6 @@ from autoreg.seq.training import (
     train,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: extra threads only contend with each other on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 TEXT = "abcabdabe\n" * 300  # after "b", only a longer context than a bigram tells c/d/e
 
 
