@@ -5,6 +5,9 @@ and the Step through presets get sensible top-5 guesses."""
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter, defaultdict
+
 import numpy as np
 import pytest
 
@@ -71,10 +74,35 @@ def test_memory_influence_separates_the_rnn_from_the_gated_cells(models) -> None
     assert far["lstm"] > 1e3 * far["rnn"] and far["gru"] > 1e3 * far["rnn"]
 
 
-@pytest.mark.parametrize("preset", ["Python code", "English prose"])
-def test_presets_get_sensible_top5_guesses(models, preset) -> None:
-    for cell in ("lstm", "gru"):
-        tr = autoreg.trace(models[cell], PRESETS[preset])
-        top5 = np.argsort(-tr.probs[:-1], axis=1)[:, :5]
-        hit = (top5 == np.asarray(tr.ids[1:])[:, None]).any(axis=1).mean()
-        assert hit >= 0.75, (cell, preset, hit)
+def _top5_hits(top5: list[list[str]], text: str) -> float:
+    """Share of the text's next characters that are among the five guesses before them."""
+    return float(np.mean([nxt in guesses for guesses, nxt in zip(top5, text[1:], strict=False)]))
+
+
+@pytest.fixture(scope="module")
+def bigram_top5() -> dict[str, list[str]]:
+    """For each character, the five that follow it most often in the models' training
+    split: the guesses of a bigram model, the bar a recurrent model's guesses must clear."""
+    train = corpora.load_split("python-stdlib", 0.1)["train"]
+    follow: dict[str, Counter] = defaultdict(Counter)
+    for a, b in itertools.pairwise(train):
+        follow[a][b] += 1
+    return {a: [c for c, _ in f.most_common(5)] for a, f in follow.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_gets_sensible_top5_guesses(models, bigram_top5, preset) -> None:
+    """Sensible, measured: every cell's top 5 holds the true next character more often
+    than the bigram's top 5 does, by 5 points or more; on code and prose, three times in
+    four. (The bracket preset is one dense line: 0.49 for the bigram, 0.56-0.62 here.)"""
+    text = PRESETS[preset]
+    bigram = _top5_hits([bigram_top5.get(a, []) for a in text[:-1]], text)
+    for cell, model in models.items():
+        tr = autoreg.trace(model, text)
+        order = np.argsort(-tr.probs[:-1], axis=1)[:, :5]
+        guesses = [[model.tokenizer.decode([int(i)]) for i in row] for row in order]
+        hit = _top5_hits(guesses, text)
+        assert hit >= bigram + 0.05, (cell, preset, hit, bigram)
+        if preset != "Brackets and quotes":
+            assert hit >= 0.75, (cell, preset, hit)
