@@ -402,3 +402,30 @@ def test_the_rnn_cell_shows_no_gate_colours(app_server, page):
     assert names == ["h, (W x + U h + b)/3"], names
     assert not overlapping(page, f"{PLAYER} .stp-cell-legend .stp-legend span")
     assert_clean(page)
+
+
+def test_a_copied_link_keeps_a_chosen_model_and_input(app_server, page, browser):
+    """Model and input chosen in the page, then steps taken in the browser: the copied
+    address opens that model on that text at that step, with that trace's numbers."""
+    name = "gru-char-stdlib"
+    if name not in _language_models():
+        pytest.skip(f"{name} is not shipped")
+    gru = autoreg.trace(autoreg.load_pretrained(name), PRESETS["English prose"])
+    _open_step(page, app_server, f"step_model={name}&step_input_preset=English+prose")
+    wait_idle(page)
+    assert _readouts(page) == _expected(gru, 0)
+    page.get_by_test_id("stHeading").first.click()
+    for _ in range(17):
+        page.keyboard.press("ArrowRight")
+    _wait_url(page, "step_step=17")
+    shared = page.url
+    assert f"step_model={name}" in shared and "English" in shared
+    other = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    other.goto(shared, wait_until="domcontentloaded")
+    wait_idle(other)
+    other.locator(PLAYER).wait_for(timeout=60_000)
+    assert _step(other) == 17
+    assert _readouts(other) == _expected(gru, 17)
+    assert "GRU" in other.get_by_test_id("stp-cell-title").inner_text()
+    other.context.close()
+    assert_clean(page)
