@@ -17,6 +17,10 @@ intro(
 
 run = ui.current_run()
 busy = run is not None and not run.job.finished
+lost = ui.lost_run() if run is None else None  # a run on a replica that has stopped
+ui.remember_run(run)
+if lost is not None:
+    ui.show_lost_run(lost)
 if run is not None:  # the run first, where the eye is after pressing Start
     st.subheader(f"Run: {run.job.label}")
     ui.show_run(run)

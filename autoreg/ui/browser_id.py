@@ -37,9 +37,28 @@ COMPONENT_KEY = "autoreg_browser_cookie"
 
 _JS = """
 export default function (component) {
-  const { name, value, maxAge, path } = component.data;
+  const { name, value, maxAge, path, rerunOnReconnect } = component.data;
   const secure = window.location.protocol === 'https:' ? '; Secure' : '';
   document.cookie = `${name}=${value}; Max-Age=${maxAge}; Path=${path}; SameSite=Lax${secure}`;
+  if (!rerunOnReconnect) return;
+  // After the connection comes back, run the page again. Streamlit reruns an idle page
+  // only if it has a fragment on a timer; behind a proxy the page may now reach another
+  // replica, whose new session has drawn nothing: this run rebuilds it from the URL and
+  // the widgets' values, before the page's next click needs it (a download, say).
+  const watch = (window.__autoregReconnect = window.__autoregReconnect || {});
+  watch.trigger = component.setTriggerValue;
+  const app = document.querySelector('[data-testid=stApp]');
+  if (watch.observer || !app) return;
+  let lost = false;
+  watch.observer = new MutationObserver(() => {
+    if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') lost = true;
+    else if (lost) {
+      lost = false;
+      watch.trigger('reconnected', Date.now());
+    }
+  });
+  const filter = ['data-test-connection-state'];
+  watch.observer.observe(app, { attributes: true, attributeFilter: filter });
 }
 """
 # The component draws nothing; its element container is hidden so it takes no room.
@@ -65,22 +84,31 @@ def browser_id() -> str:
 
 
 def remember_browser() -> None:
-    """Write this browser's id into its cookie (called by app.py on every run)."""
-    write_cookie(COOKIE, browser_id(), int(MAX_AGE_SECONDS), key=COMPONENT_KEY)
+    """Write this browser's id into its cookie (called by app.py on every run).
+
+    This writer also reruns the page when its connection comes back (see ``_JS``).
+    """
+    write_cookie(COOKIE, browser_id(), int(MAX_AGE_SECONDS), key=COMPONENT_KEY, rerun=True)
 
 
-def write_cookie(name: str, value: str, max_age: int, key: str) -> None:
+def write_cookie(name: str, value: str, max_age: int, key: str, rerun: bool = False) -> None:
     """Have the page write a cookie of the app's path (``max_age`` 0 deletes it).
 
     ``value`` must be cookie-safe (letters, digits, ``-_.``); ``key`` names this writer,
-    one per cookie, and hides its empty element.
+    one per cookie, and hides its empty element. ``rerun``: the one writer that reruns
+    the page after a reconnection.
     """
     base = st.get_option("server.baseUrlPath").strip("/")
+    data = {"name": name, "value": value, "maxAge": max_age, "path": "/" + base}
     st.html(_HIDE.format(key=key))
-    _component(
-        key=key,
-        data={"name": name, "value": value, "maxAge": max_age, "path": "/" + base},
-    )
+    if rerun:
+        _component(key=key, data={**data, "rerunOnReconnect": True}, on_reconnected_change=_rerun)
+    else:
+        _component(key=key, data=data)
+
+
+def _rerun() -> None:
+    """The reconnected page's trigger: nothing to do, the run it causes is the point."""
 
 
 def connected_watch() -> Callable[[], bool] | None:

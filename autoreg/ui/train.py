@@ -8,11 +8,21 @@ another page never interrupts training. When the run ends, the job thread itself
 the model in the server's store (``autoreg.store``) for this browser, and
 ``adopt_finished_run`` (called by the page and by the app frame on every page) adds it
 to this session's model lists through ``autoreg.ui.models``.
+
+A run lives in the threads of one server process. Behind a proxy with several replicas
+(``deploy/``), a browser whose replica stops reconnects to another, which never had the
+run. So the page also keeps a cookie naming the server process of the browser's unfinished
+run (``remember_run``); a page served by another process reads it and says plainly that
+the run was lost with its server (``lost_run``), unless its model was kept on a shared disk.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import re
+import secrets
 from dataclasses import dataclass
 
 import streamlit as st
@@ -21,7 +31,7 @@ from autoreg import lab
 from autoreg.jobs import RUNS, SLOTS, Trained, TrainingJob
 from autoreg.seq import corpora
 from autoreg.store import STORE
-from autoreg.ui.browser_id import browser_id
+from autoreg.ui.browser_id import browser_id, write_cookie
 from autoreg.ui.chrome import plot, presenting
 from autoreg.ui.models import (
     SESSION_PREFIX,
@@ -42,6 +52,12 @@ UPLOAD_RECIPES = "Upload recipe JSON (the book's format)"
 PIXEL_SIZES = {"mnist-5k": [8, 12, 14, 16, 20, 28], "digits-8x8": [4, 6, 8]}
 KIND_NAMES = {"PixelCNN": "pixelcnn", "Gated PixelCNN": "gated"}  # label -> config kind
 USED_BY = {"sequence": ("step", "units", "generate", "memory"), "pixelcnn": ("pixels", "masks")}
+SERVER_ID = secrets.token_hex(8)  # this server process, which holds its runs' threads
+RUN_COOKIE = "autoreg_run"  # "<server id>.<job id>.<label, base64url>" of an unfinished run
+RUN_COOKIE_KEY = "autoreg_run_cookie"
+RUN_COOKIE_MAX_AGE = 24 * 3600  # longer than any run may train (autoreg.jobs.MAX_SECONDS)
+LOST = "train_lost_run"  # session_state: label of this browser's run lost with its server
+_RUN_TOKEN = re.compile(r"([0-9a-f]{16})\.([0-9]{1,12})\.([A-Za-z0-9_-]{1,400})")
 
 
 @dataclass
@@ -70,6 +86,70 @@ def current_run() -> Run | None:
     return st.session_state.get(RUN)
 
 
+def remember_run(run: Run | None) -> None:
+    """Keep in a cookie which server process trains this browser's run; forget it after.
+
+    Written while the run is unfinished, deleted once it is over (its model is then kept
+    in the store) or when there is none here; ``lost_run`` reads it on another server.
+    """
+    value = "" if run is None or run.job.finished else _run_token(run.job)
+    write_cookie(RUN_COOKIE, value, RUN_COOKIE_MAX_AGE if value else 0, key=RUN_COOKIE_KEY)
+
+
+def _run_token(job: TrainingJob) -> str:
+    label = base64.urlsafe_b64encode(job.label.encode()[:300]).decode().rstrip("=")
+    return f"{SERVER_ID}.{job.id}.{label}"
+
+
+def _parse_run_token(value: object) -> tuple[str, str] | None:
+    """(server id, run label) from the cookie's value, or None if it is not one."""
+    found = _RUN_TOKEN.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(found[3] + "=" * (-len(found[3]) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return found[1], raw.decode("utf-8", errors="replace")
+
+
+def run_cookie() -> str | None:
+    """The value of this browser's run cookie, as its page load sent it."""
+    return st.context.cookies.get(RUN_COOKIE)
+
+
+def lost_run() -> str | None:
+    """The label of this browser's run that was training on a server that has stopped.
+
+    The cookie of ``remember_run`` names another server process, this one has no run for
+    the browser, and the store holds no model of that name (a run that ended in time was
+    kept there, and replicas on one host, or with one shared folder, see it). Asked once
+    per session; the page then shows it until another run starts.
+    """
+    if LOST not in st.session_state:
+        token = _parse_run_token(run_cookie())
+        lost = None
+        if token is not None and token[0] != SERVER_ID and RUNS.get(browser_id()) is None:
+            try:
+                kept = {m.label for m in STORE.list(browser_id())}
+            except OSError:
+                kept = set()
+            lost = None if token[1] in kept else token[1]
+        st.session_state[LOST] = lost
+    return st.session_state[LOST]
+
+
+def show_lost_run(label: str) -> None:
+    """Say plainly what was lost when the server training this browser's run stopped."""
+    st.warning(
+        f"**Your run {label} was lost.** It was training on a server that has stopped; "
+        "this page has reconnected to another server, which never had it. Its progress and "
+        "its model went with that server. Start it again below: your settings are in the "
+        "address bar.",
+        icon=":material/cloud_off:",
+    )
+
+
 def _next_number() -> int:
     """1 + the highest run number this browser has used (its kept models included)."""
     run = current_run()
@@ -94,6 +174,7 @@ def _start(task, spec, source: str, **view) -> Run:
     job = TrainingJob(task, label, on_result=_keeper(owner, label))
     run = Run(job, **view)
     RUNS.put(owner, job, run)  # before start: a reload at once still finds it
+    st.session_state[LOST] = None  # a run lost with another server: this one replaces it
     job.start()
     st.session_state[RUN] = run
     return run
