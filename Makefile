@@ -6,12 +6,14 @@
 #   make lint        ruff check and ruff format --check
 #   make screenshots the README's pictures (assets/screenshots/), taken by the browser tests
 #   make docs        refill the generated blocks of README.md and docs/ from the cards
+#   make cluster     REPLICAS replicas (default 2) behind nginx on PORT (default 8500),
+#                    all on loopback, in the foreground; Ctrl-C stops them (docs/deploy.md)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test test-fast lint bench screenshots docs chromium clean
+.PHONY: run test test-fast lint bench screenshots docs chromium nginx cluster clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +42,29 @@ chromium:
 		fi; \
 	fi
 
+# Debian's nginx for make cluster and its test: installed when missing and apt runs as root.
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian nginx for make cluster and its test"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; }; \
+		else \
+			echo "nginx is missing and cannot be installed here (need root and apt-get)"; \
+		fi; \
+	fi
+
+# Replicas behind nginx, started by the same scripts as the image (deploy/) and the test.
+REPLICAS ?= 2
+CLUSTER_PORT := $(if $(filter file,$(origin PORT)),8500,$(PORT))
+cluster: $(VENV)/.installed-run nginx
+	AUTOREG_PYTHON=$(PY) deploy/cluster.sh $(REPLICAS) $(CLUSTER_PORT)
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(VENV)/.installed-dev chromium lint
+test: $(VENV)/.installed-dev chromium nginx lint
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed-dev
