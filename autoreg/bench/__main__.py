@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 from autoreg.bench import MEASURES, run
+from autoreg.bench.record import update_record
 
 DESCRIPTION = "Measure autoreg's speed as ratios timed side by side, one JSON line each."
 
@@ -26,7 +27,10 @@ MEASURE_HELP = {
     "steps; one line per page with a player",
     "server_memory": "server resident memory in MB after every page opened every shipped "
     "model it offers",
-    "classroom_load": "concurrent sessions on one server: rerun p50 and p95 in seconds, and errors",
+    "classroom_load": "a class on one server: N sessions speaking Streamlit's protocol open "
+    "pages, change models and inputs and step, one Chromium steps beside them; rerun "
+    "p50/p95 by page and action, Chromium's step idle vs under load, errors, CPU; one line "
+    "per N",
 }
 
 EPILOG = """\
@@ -41,13 +45,15 @@ environment:
   AUTOREG_BENCH_PAGES          page_load_ratio, step_latency_ratio: comma-separated
                                pages to measure (default: all)
   AUTOREG_BENCH_REPEATS        loads and steps timed per page (default: 5)
-  AUTOREG_BENCH_SESSIONS       classroom_load: concurrent sessions (default: 20)
-  AUTOREG_BENCH_LOAD_SECONDS   classroom_load: seconds of load (default: 60)
-  AUTOREG_BENCH_THINK_SECONDS  classroom_load: pause between clicks, seconds (default: 2)
+  AUTOREG_BENCH_SESSIONS       classroom_load: class sizes, comma-separated, one line
+                               each (default: 10,30,60)
+  AUTOREG_BENCH_LOAD_SECONDS   classroom_load: seconds each class works (default: 90)
+  AUTOREG_BENCH_THINK_SECONDS  classroom_load: a student's mean pause between gestures,
+                               seconds (default: 4)
 
 examples:
   python -m autoreg.bench trace_overhead pixel_sampler_speedup
-  AUTOREG_BENCH_SESSIONS=30 python -m autoreg.bench classroom_load > load.jsonl
+  AUTOREG_BENCH_SESSIONS=30 python -m autoreg.bench classroom_load --record
 """
 
 
@@ -75,15 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MEASURE",
         help="measures to run, in order (default: all, in the order listed below)",
     )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also write the lines into docs/bench-results.jsonl, in place of the same "
+        "measures' earlier lines; then `python -m autoreg.cards` refreshes the documents "
+        "(default: print only)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    lines = []
     for name in args.measures or list(MEASURES):
         result = run(name)
         for line in result if isinstance(result, list) else [result]:
             print(json.dumps(line), flush=True)
+            lines.append(line)
+    if args.record:
+        update_record(lines)
     return 0
 
 
