@@ -5,12 +5,23 @@ into ``st.Page`` objects, so the menu, the Home page and the tests never disagre
 """
 
 import streamlit as st
+import torch
 
 from autoreg.pretrained import ASSETS
 from autoreg.registry import pages_by_section
 from autoreg.ui import chrome
 from autoreg.ui.models import open_kept_models
 from autoreg.ui.train import adopt_finished_run
+
+# One intra-op thread per script run. Every session's script runs in a thread of its own,
+# so the sessions are the parallelism; a pool of threads per run oversubscribes the cores
+# as soon as two sessions (or any other process) compute at once, and torch's small
+# per-token ops then wait on descheduled threads: on a busy 2-core machine a 200-token
+# sample took 0.06 s with one thread and 3 to 18 s with two (classroom_load in
+# docs/benchmarks.md). The setting is process-wide, and a training job sets its own
+# thread's pool through it, so every run puts it back.
+if torch.get_num_threads() != 1:
+    torch.set_num_threads(1)
 
 st.set_page_config(
     page_title="autoreg: inside autoregressive models",
