@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autoreg.bench.record import bench_machine, performance_table, record_table
+from autoreg.bench.reproduce import load_record
 from autoreg.commands import training_command
 from autoreg.pretrained import ASSETS, list_pretrained
 
@@ -184,6 +185,25 @@ def pixel_training_table(assets: Path = ASSETS) -> str:
     return "\n".join(rows) + "\n"
 
 
+def reproductions_table() -> str:
+    """Each rerun of a card's command beside the card (``autoreg.bench.reproduce``)."""
+    lines = load_record()
+    if not lines:
+        return "No model has been retrained from its card yet.\n"
+    keys = ("val_bits_per_token", "test_bits_per_token", "docstrings_bits_per_token")
+    rows = [
+        "| model | val: card → rerun | test files | third-party docstrings | rerun on |",
+        "|---|---|---|---|---|",
+    ]
+    for x in lines:
+        cells = [
+            "–" if f is None else f"{f['card']:.3f} → {f['rerun']:.3f} ({f['difference']:+.3f})"
+            for f in (x["figures"].get(k) for k in keys)
+        ]
+        rows.append(f"| `{x['model']}` | {' | '.join(cells)} | {x['rerun_device']} |")
+    return "\n".join(rows) + "\n"
+
+
 def commands_markdown(assets: Path = ASSETS) -> str:
     """One shell block with the command behind every shipped model.
 
@@ -272,6 +292,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "sequence-training": sequence_training_table,
     "pixel-training": pixel_training_table,
     "training-commands": commands_markdown,
+    "reproductions": reproductions_table,
     "plain-vs-gated": plain_vs_gated,
     "affine-models": lambda: models_trained_with("augment_affine"),
     "ema-models": lambda: models_trained_with("ema"),
