@@ -170,7 +170,8 @@ def _detail(x: dict) -> tuple[str, str, str]:
             f"{x['reruns']} reruns: p50 {_s(x['rerun_p50_s'])}, max {_s(x['rerun_max_s'])}; "
             f"p95 by page: {pages}{slow}; Chromium step p95 "
             f"{_ms(x['chromium_step_p95_idle_ms'])} idle, {_ms(x['chromium_step_p95_load_ms'])} "
-            f"under load ({_times(x['chromium_step_ratio'])}); {x['errors']} errors; CPU: "
+            f"under load ({_times(x['chromium_step_ratio'])}); a link's HTTP p95 "
+            f"{_s(x.get('open_http_p95_s'))}; {x['errors']} errors; CPU: "
             f"server {x['server_cpu_s']} s, clients {x['clients_cpu_s']} s, browser "
             f"{x['browser_cpu_s']} s, rest {x['other_cpu_s']} s",
         )

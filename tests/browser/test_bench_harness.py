@@ -38,3 +38,20 @@ def test_reference_page_load_and_step_are_timed_after_the_chart_is_drawn(chromiu
         assert not bb.page_errors(page)
         assert 0 < ref.rss_mb()["VmRSS"] < 2000
         browser.close()
+
+
+def test_the_classroom_chromium_session_times_step_through_clicks(app_server):
+    """The browser beside the class loads Step through, steps its player and times each
+    click (``classroom_load``); the page reloads every ``RELOAD_EVERY`` clicks."""
+    from autoreg.bench.load import RELOAD_EVERY, Chromium, _chromium_round
+
+    chrome = Chromium(app_server)
+    try:
+        steps, loads = _chromium_round(chrome, RELOAD_EVERY + 2)
+        assert not chrome.errors, chrome.errors
+        assert len(steps) == RELOAD_EVERY + 2 and all(0 < ms < 60_000 for ms in steps)
+        assert len(loads) == 2 and all(ms > 0 for ms in loads)
+        step = chrome.page.evaluate(f"+({bb.PLAYER_JS.strip()})().dataset.step")
+        assert step == 2  # reloaded at the first step, then stepped twice
+    finally:
+        chrome.close()

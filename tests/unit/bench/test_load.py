@@ -98,7 +98,7 @@ LINE = {
     "chromium_step_ratio": 1.25, "errors": 0, "server_cpu_s": 60.1, "clients_cpu_s": 9.0,
     "browser_cpu_s": 12.0, "other_cpu_s": 3.0, "target_sessions": 30,
     "target_rerun_p95_s": 1.0, "target_chromium_ratio": 1.3, "ok": True, "cpus": 2,
-    "load_avg_1m": 3.1,
+    "load_avg_1m": 3.1, "open_http_p95_s": 0.3,
 }  # fmt: skip
 
 
@@ -114,7 +114,10 @@ def test_the_record_shows_a_line_per_class_and_the_target_size_in_the_short_tabl
     full = record_table([small, LINE, big]).splitlines()[2:]
     assert len(full) == 3 and "| 60 sessions, 90 s, think 4.0 s | p95 3.20 s |" in full[2]
     assert "p95 by page: step 0.20 s; over 1 s: memory input: p95 2.10 s over 12" in full[1]
-    assert "Chromium step p95 20 ms idle, 25 ms under load (1.25×)" in full[1]
+    assert (
+        "Chromium step p95 20 ms idle, 25 ms under load (1.25×); a link's HTTP p95 0.30 s"
+        in full[1]
+    )
     assert "CPU: server 60.1 s, clients 9.0 s, browser 12.0 s, rest 3.0 s" in full[1]
 
 
