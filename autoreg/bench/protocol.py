@@ -485,6 +485,7 @@ class Session:
         self.max_age = 2
         self.runs = 0
         self.closed: str | None = None  # why the connection ended
+        self.close_reported = False  # a request in flight already counted it as an error
         self.loaded = False  # the browser has fetched the app's scripts once
         self._run: Run | None = None
         self._done: asyncio.Future | None = None
@@ -512,6 +513,7 @@ class Session:
             ping_interval=None,  # the server pings; the library answers
         )
         self.closed = None
+        self.close_reported = False
         self.reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
@@ -727,6 +729,7 @@ class Session:
             if self._run is not None:
                 self._run.errors.append(f"{self._run.action} on {self.page}: {self.closed}")
                 self._run.status = "disconnected"
+                self.close_reported = True
             self._done.set_result(None)
 
     def _handle(self, msg: ForwardMsg) -> None:

@@ -225,7 +225,8 @@ class Student:
         """One request; a connection the server dropped is an error, and the student
         reloads the page (a browser reconnects by itself)."""
         if self.session.closed:
-            self.report.errors.append(f"session {self.k}: disconnected: {self.session.closed}")
+            if not self.session.close_reported:  # dropped between requests
+                self.report.errors.append(f"session {self.k}: disconnected: {self.session.closed}")
             await self.open(self.page, self.session.query, "reconnect")
             return
         self.record(await request())

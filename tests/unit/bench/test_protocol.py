@@ -303,7 +303,7 @@ def test_a_dropped_connection_and_a_silent_server_are_errors():
         s2._done = asyncio.get_running_loop().create_future()
         s2._run = pr.Run(action="step", page="memory")
         await s2._read()
-        assert s2.closed and s2._run.status == "disconnected"
+        assert s2.closed and s2._run.status == "disconnected" and s2.close_reported
         assert "reset by peer" in s2._run.errors[0]
 
     asyncio.run(scenario())
