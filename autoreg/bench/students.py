@@ -25,7 +25,8 @@ A student, paced by a think time drawn per gesture from half to one and a half t
      student's pauses, as the browser's timer does;
    - **model**: another model in one of the page's model pickers;
    - **input**: another value in one of the page's inputs (``INPUTS``: the preset text,
-     prompt, temperature, kernel size...);
+     prompt, temperature, kernel size...); a number box moves by one step, as a click
+     on its + or - does (a seed goes from 3 to 2 or 4);
    - **navigate**: another page from the menu.
 
    After every rerun, a player that lacks data around its cursor asks for it, as its
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import resource
 import sys
@@ -143,10 +145,16 @@ def new_value(widget: Widget, current: object, rng: random.Random) -> object | N
         n = max(1, round((high - low) / step))
         values = sorted(low + step * rng.randint(0, n) for _ in range(size))
         return [round(v) if widget.integer else round(v, 6) for v in values]
-    if kind == "number_input":
-        low = widget.low if widget.low is not None else 0.0
-        high = min(widget.high if widget.high is not None else low + 100, low + 1000)
-        return float(rng.randint(int(low), int(high)) if widget.integer else rng.uniform(low, high))
+    if kind == "number_input":  # a click on its + or - (a seed 3 becomes 2 or 4)
+        low = widget.low if widget.low is not None else -math.inf
+        high = widget.high if widget.high is not None else math.inf
+        step = widget.step or 1.0
+        now = float(current) if isinstance(current, int | float) else max(low, 0.0)
+        sign = rng.choice((-1, 1))
+        value = now + sign * step if low <= now + sign * step <= high else now - sign * step
+        if not low <= value <= high:
+            return None
+        return float(round(value) if widget.integer else round(value, 6))
     return None
 
 

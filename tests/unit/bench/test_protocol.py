@@ -331,8 +331,10 @@ def test_students_pick_other_values_of_the_right_type():
     lag = new_value(w("slider", low=1, high=60, step=1, integer=True), [20], rng)
     assert isinstance(lag[0], int)
     assert new_value(w("slider", options=("3", "5", "7")), ["5"], rng)[0] in ("3", "5", "7")
-    seed = new_value(w("number_input", low=0.0, high=1e6, step=1, integer=True), 0.0, rng)
-    assert 0 <= seed <= 1000 and seed == int(seed)
+    seed = w("number_input", low=0.0, high=1e6, step=1, integer=True)
+    assert new_value(seed, 0.0, rng) == 1.0  # a click on + (- would leave the range)
+    assert {new_value(seed, 3.0, rng) for _ in range(20)} == {2.0, 4.0}  # + or -, a step
+    assert new_value(w("number_input", low=0.0, high=0.0, step=1), 0.0, rng) is None
     assert isinstance(new_value(w("text_input"), "def ", rng), str)
 
 
