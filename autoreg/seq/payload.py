@@ -281,8 +281,8 @@ def _rnn_pre(h32: np.ndarray) -> dict[str, np.ndarray]:
     Nothing records it, and tanh⁻¹ magnifies h's rounding (up to 2 ulp, the kernel's
     tanh included) by 1 / (1 − h²). Where that error is under half the last printed
     digit, ``pre`` is tanh⁻¹(h) and ``pre_bound`` 0; otherwise ``pre`` is the bound h
-    still guarantees and ``pre_bound`` its side (+1: pre ≥ it, −1: pre ≤ it), as the
-    cell diagram's figure prints it (``autoreg.viz.cell_diagram.rnn_pre_text``).
+    still guarantees and ``pre_bound`` its side (+1: pre ≥ it, −1: pre ≤ it), which the
+    cell diagram prints as ``≥ 8.664`` (``static/step.js``).
     """
     h = h32.astype(np.float64)
     _, exp = np.frexp(np.abs(h32))

@@ -8,6 +8,7 @@ same digits is checked in tests/browser/test_step.py (the same ``fmt`` values).
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import numpy as np
@@ -181,8 +182,6 @@ def test_cell_details_are_the_cells_own_float32_products(tr):
             **{f"pre_{n}": tr.preactivations[n][:, 0, u] for n in tr.gates},
         }
     else:
-        from autoreg.viz.cell_diagram import rnn_pre_text  # the figure's own rule
-
         h = tr.hidden[:, 0, u]
         bound = printed["pre_bound"] // pl.SCALE
         for hv, side, n in zip(h, bound, printed["pre"], strict=True):
@@ -193,6 +192,18 @@ def test_cell_details_are_the_cells_own_float32_products(tr):
         assert header["arrays"][f"u{u}:{name}"]["scale"] == pl.SCALE
         for v, n in zip(values.astype(np.float32), printed[name], strict=True):
             assert _digits(n) == pl.fmt(float(v), pl.DECIMALS), (name, v)
+
+
+def rnn_pre_text(h: float, digits: int = 3) -> str:
+    """The rule for a plain RNN's pre-activation, one scalar at a time (what the payload's
+    vectorised ``_rnn_pre`` must print): tanh⁻¹(h) where h's float32 rounding (2 ulp,
+    magnified by 1 / (1 − h²)) stays under half the last digit, else the bound h keeps."""
+    ulp = 2.0 ** (math.frexp(abs(h))[1] - 24) if h else 2.0**-149
+    err = 2 * ulp / (1 - h * h) if abs(h) < 1 else math.inf
+    if err < 0.5 * 10.0**-digits:
+        return f"{math.atanh(h):.{digits}f}"
+    low = math.atanh(max(0.0, abs(h) - 2 * ulp))
+    return f"≥ {low:.{digits}f}" if h > 0 else f"≤ −{low:.{digits}f}"
 
 
 def test_a_saturated_rnn_unit_prints_the_bound_its_h_guarantees():
