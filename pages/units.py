@@ -4,10 +4,10 @@ import streamlit as st
 
 from autoreg.seq.units import FEATURES, describe_score, kl_bits, quantities, richest_window
 from autoreg.ui import units as ui
-from autoreg.ui.chrome import intro, plot, presenting, require_frame
+from autoreg.ui.chrome import intro, plot, presenting, require_frame, secondary
 from autoreg.ui.models import get_model
 from autoreg.ui.sequences import get_trace, is_char_model, model_picker, text_input
-from autoreg.ui.urlstate import url_notice_area, url_widget
+from autoreg.ui.urlstate import bounded_default, first_default, url_notice_area, url_widget
 from autoreg.viz import units as viz
 from autoreg.viz.common import token_label
 
@@ -33,8 +33,8 @@ n_layers, H = tr.hidden.shape[1], tr.hidden.shape[2]
 qs = list(quantities(tr))
 controls = st.columns(3) if full else [top[2], top[3], None]
 layer = 0
-if n_layers > 1 and full:
-    with controls[2]:
+if n_layers > 1:  # presenter mode: folded under the top row, a link's layer still holds
+    with secondary("Layer", controls[2]):
         layer = url_widget(st.selectbox, "Layer", list(range(n_layers)), key="units_layer")
 scores = ui.unit_scores(name, layer)
 best = (scores.get("in_string") or next(iter(scores.values())))[0]
@@ -49,9 +49,9 @@ with controls[0]:
         format_func=lambda q: ui.QUANTITY_LABELS.get(q, f"{q} gate"),
     )  # fmt: skip
 with controls[1]:
-    unit = url_widget(  # no default once the key holds a value: Streamlit warns on both
-        st.number_input, "Unit", 0, H - 1,
-        None if "units_unit" in st.session_state else best.unit, key="units_unit",
+    unit = url_widget(
+        st.number_input, "Unit", 0, H - 1, first_default("units_unit", best.unit),
+        key="units_unit",
     )  # fmt: skip
 label = f"{ui.short(qty)}[{unit}]"
 
@@ -59,7 +59,8 @@ label = f"{ui.short(qty)}[{unit}]"
 st.header(f"1. The text, coloured by {label}")
 diverging = qty in ("hidden", "cell") or qty == "candidate"
 source = url_widget(
-    st.segmented_control, "Text", ui.SOURCES, default=ui.SOURCES[0], key="units_src",
+    st.segmented_control, "Text", ui.SOURCES, key="units_src",
+    default=first_default("units_src", ui.SOURCES[0]),  # "Colour the text" sets it
     label_visibility="visible" if full else "collapsed",  # the header says what it is
 )  # fmt: skip
 if source in ui.SOURCES[1:]:
@@ -168,20 +169,20 @@ with row[0]:
         )  # fmt: skip
 with row[1]:
     value = url_widget(st.slider, "Value (0 = switch off)", -3.0, 3.0, 0.0, 0.1, key="units_value")
-for key in ("units_from", "units_at"):  # a shorter text than the last one
-    if st.session_state.get(key, 0) > T - 1:
-        st.session_state[key] = T - 1
-row = st.columns(2) if full else None
-start = 0
-if full:
-    with row[0]:
-        start = url_widget(st.slider, "From step t₀", 0, T - 1, 0, key="units_from")
+row = secondary("Clamp from step t₀, inspect step").columns(2)
+with row[0]:
+    start = url_widget(
+        st.slider, "From step t₀", 0, T - 1, bounded_default("units_from", 0, T - 1, 0),
+        key="units_from",
+    )  # fmt: skip
 clamped = ui.clamp(name, text, target, layer, unit, value, start)
 kl = kl_bits(tr.probs, clamped)
-at = int(kl.argmax())  # by default, the step the clamp moved most
-if full:
-    with row[1]:
-        at = url_widget(st.slider, "Inspect step", 0, T - 1, at, key="units_at")
+most = int(kl.argmax())  # by default (and on a new text), the step the clamp moved most
+with row[1]:
+    at = url_widget(
+        st.slider, "Inspect step", 0, T - 1,
+        bounded_default("units_at", 0, T - 1, most, keep=False), key="units_at",
+    )  # fmt: skip
 st.latex(
     r"h_t[u] := v \;\; (t \ge t_0)" if target == "hidden"
     else r"c_t[u] := v,\;\; h_t[u] = o_t[u]\tanh(v) \;\; (t \ge t_0)"
@@ -191,8 +192,8 @@ with cols[0]:
     nxt = token_label(tr.tokens[at + 1]) if at + 1 < T else "(end)"
     plot(
         viz.clamp_bars_figure(tr.probs[at], clamped[at], model.tokenizer.itos,
-                              title=f"After step {at} ({token_label(tr.tokens[at])!r}); "
-                              f"the text continues with {nxt!r}"),
+                              title=f"After step {at} ({token_label(tr.tokens[at])!r});"
+                              f"<br>the text continues with {nxt!r}"),
         width="stretch", key="units_bars",
     )  # fmt: skip
 with cols[1]:

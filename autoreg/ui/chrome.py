@@ -1,8 +1,9 @@
 """The app frame shared by every page: presenter mode, the sidebar, unknown page paths.
 
 Presenter mode is for a projector at the back of a classroom: larger type, wider
-margins removed, and secondary controls hidden (pages ask ``presenting()`` before drawing
-them). It lives in the URL (``?presenter=true``) so a prepared link opens in it.
+margins removed, and secondary controls folded away (``secondary``: still drawn, so a
+prepared link's values for them hold). It lives in the URL (``?presenter=true``) so a
+prepared link opens in it.
 
 A link to a page that does not exist (``/nosuchpage``, a typo, a page renamed since) makes
 ``st.navigation`` run the default page, Home, and the browser's address bar is rewritten
@@ -95,6 +96,18 @@ def presenter_asked() -> bool:
 def presenting() -> bool:
     """True when presenter mode is on: pages hide secondary controls."""
     return bool(st.session_state.get(PRESENTER_KEY, False))
+
+
+def secondary(label: str, where: object = None) -> object:
+    """Where a page draws controls that presenter mode keeps out of sight.
+
+    Normally a plain container in ``where`` (the page, or a column); in presenter mode a
+    folded expander called ``label`` there. The controls are drawn either way: a link's
+    values for them are used and stay in the URL (Streamlit drops a query parameter
+    whose widget is not drawn), and the presenter can still reach them.
+    """
+    target = st if where is None else where
+    return target.expander(label) if presenting() else target.container()
 
 
 def plot(fig: go.Figure, where: object = None, **kwargs: object) -> object:

@@ -26,6 +26,7 @@ from autoreg.ui.models import SESSION_PREFIX, get_model
 from autoreg.viz.common import HIGHLIGHT
 
 KEY = "gen_player"
+MAX_PROMPT_CHARS = 1_000  # a longer prompt is cut to this, with a message (every sample shows it)
 MODES = ("All at once", "One token at a time")
 URL = {"step": "gen_step", "mode": "gen_mode", "speed": "gen_speed"}
 DEFAULTS = {"step": 0, "mode": MODES[0], "speed": 2}

@@ -73,35 +73,70 @@ def unknown_tokens(name: str, text: str) -> list[str]:
     return tok.unknown(text)
 
 
-def _cut_to_limit(key: str) -> None:
-    """``on_change`` of the text box: a text over the limit is cut to it, and remembered
-    (length before, text after) so the page can say so under the box."""
+def _cut_to_limit(key: str, limit: int = MAX_TEXT_CHARS) -> None:
+    """``on_change`` of a capped text box: a text over the limit is cut to it, and
+    remembered (length before, text after) so the page can say so under the box."""
     text = st.session_state.get(key) or ""
-    if len(text) > MAX_TEXT_CHARS:
-        st.session_state[key] = text[:MAX_TEXT_CHARS]
-        st.session_state[f"{key}_cut"] = (len(text), text[:MAX_TEXT_CHARS])
+    if len(text) > limit:
+        st.session_state[key] = text[:limit]
+        st.session_state[f"{key}_cut"] = (len(text), text[:limit])
 
 
-def _cut_link_text(key: str) -> None:
+def _cut_link_text(key: str, limit: int = MAX_TEXT_CHARS, what: str = "text") -> None:
     """Before the box exists: a link whose text is over the limit gives the box the
-    first ``MAX_TEXT_CHARS`` characters, and a notice that quotes it shortened."""
+    first ``limit`` characters, and a notice that quotes it shortened."""
     raw = st.query_params.get(key) if key not in st.session_state else None
-    if raw is None or len(raw) <= MAX_TEXT_CHARS:
+    if raw is None or len(raw) <= limit:
         return
-    replace_url_value(key, raw[:MAX_TEXT_CHARS])
-    st.session_state[f"{key}_cut"] = (len(raw), raw[:MAX_TEXT_CHARS])
+    replace_url_value(key, raw[:limit])
+    st.session_state[f"{key}_cut"] = (len(raw), raw[:limit])
     notice(
-        f"The link's text, {key}={quote(raw)}, is longer than the {MAX_TEXT_CHARS:,} "
-        f"characters this page reads: the first {MAX_TEXT_CHARS:,} are used."
+        f"The link's {what}, {key}={quote(raw)}, is longer than the {limit:,} "
+        f"characters this page reads: the first {limit:,} are used."
     )
+
+
+def capped_text(
+    widget, label: str, *, key: str, value: str, limit: int, what: str = "text", **kwargs
+) -> str:
+    """A URL-bound text box (``st.text_input`` or ``st.text_area``) that holds at most
+    ``limit`` characters.
+
+    Typed, pasted or linked text over the limit is cut to it, and a message under the
+    box says so. (A ``max_chars`` box would refuse such a paste whole and keep its old
+    text, with only its small counter as a hint.) ``value`` is the text of a fresh box;
+    ``what`` names the text in the messages ("text", "prompt").
+    """
+    _cut_link_text(key, limit, what)
+    text = url_widget(
+        widget,
+        label,
+        value="" if key in st.session_state else value,  # the cut sets the key: no default
+        key=key,
+        on_change=_cut_to_limit,
+        args=(key, limit),
+        help=f"Up to {limit:,} characters; longer text is cut to that.",
+        **kwargs,
+    )
+    text = text or ""
+    cut = st.session_state.get(f"{key}_cut")
+    if cut is not None and cut[1] == text:
+        st.warning(
+            f"The {what} had {cut[0]:,} characters, more than the {limit:,} this page "
+            f"reads, so it was cut to the first {limit:,}; {cut[0] - limit:,} characters "
+            "at the end were left out.",
+            icon=":material/content_cut:",
+        )
+    else:
+        st.session_state.pop(f"{key}_cut", None)
+    return text[:limit]
 
 
 def text_input(key: str, default_preset: str = "Python code") -> str:
     """Preset or typed input text (URL-bound); flags characters the model does not know.
 
-    Typed, pasted or linked text longer than ``MAX_TEXT_CHARS`` is cut to that length
-    and a message under the box says so. (A ``max_chars`` box would refuse such a paste
-    whole and keep its old text, with only its small counter as a hint.)
+    Typed text is capped at ``MAX_TEXT_CHARS`` (``capped_text``), with a counter under
+    the box.
     """
     preset = url_widget(
         st.selectbox,
@@ -111,36 +146,21 @@ def text_input(key: str, default_preset: str = "Python code") -> str:
         key=f"{key}_preset",
     )
     if preset == "Your own text":
-        box = f"{key}_text"
-        _cut_link_text(box)
-        text = url_widget(
+        text = capped_text(
             st.text_area,
             "Text",
-            value="" if box in st.session_state else PRESETS[default_preset],
-            key=box,
+            key=f"{key}_text",
+            value=PRESETS[default_preset],
+            limit=MAX_TEXT_CHARS,
             height=120,
-            on_change=_cut_to_limit,
-            args=(box,),
-            help=f"Up to {MAX_TEXT_CHARS:,} characters; longer text is cut to that.",
         )
-        text = text or ""
-        cut = st.session_state.get(f"{box}_cut")
-        if cut is not None and cut[1] == text:
-            st.warning(
-                f"The text had {cut[0]:,} characters, more than the {MAX_TEXT_CHARS:,} "
-                f"this page reads, so it was cut to the first {MAX_TEXT_CHARS:,}; "
-                f"{cut[0] - MAX_TEXT_CHARS:,} characters at the end were left out.",
-                icon=":material/content_cut:",
-            )
-        else:
-            st.session_state.pop(f"{box}_cut", None)
         st.caption(f"{len(text):,} of {MAX_TEXT_CHARS:,} characters")
     else:
         text = PRESETS[preset]
     if not text:
         st.info("Type some text to trace.")
         st.stop()
-    return text[:MAX_TEXT_CHARS]
+    return text
 
 
 @st.cache_resource(show_spinner="Tracing…", max_entries=64)

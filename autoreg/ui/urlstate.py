@@ -140,6 +140,42 @@ def url_widget(widget: Callable[..., Any], label: str, *args: Any, key: str, **k
     return value
 
 
+def first_default(key: str, value: Any) -> Any:
+    """The default to give the widget ``key``: ``value`` until the key holds a value, then None.
+
+    A widget whose key is in session state takes its value from there. Giving it a default
+    as well makes Streamlit log "created with a default value but also had its value set
+    via the Session State API" on every run where the page or a callback has just set the
+    key (a found unit opened, a value clamped into a shorter range).
+    """
+    return None if key in st.session_state else value
+
+
+def bounded_default(key: str, lo: Any, hi: Any, value: Any, *, keep: bool = True) -> Any:
+    """The default for a slider over ``lo..hi`` whose bounds follow the page (a text's
+    length, a stack's depth): a change of bounds neither resets it nor makes Streamlit warn.
+
+    Streamlit takes a slider whose bounds changed for a new widget, which starts again
+    at its default. So when the bounds change, the value it should have goes into
+    session state first, and on that run no default is passed beside it (see
+    ``first_default``): a value left at its default follows the new default (a layer
+    slider at the full depth stays at the full depth), another one is kept, clamped into
+    the new bounds; with ``keep`` False it always goes back to ``value``. A value in
+    the URL that the new bounds hold still wins (Streamlit seeds a new widget from it).
+    On every other run the default is ``value``, as on a fresh page, so the URL leaves
+    the parameter out exactly when a link without it would mean the same.
+    """
+    memo = f"_{key}_bounds"
+    before = st.session_state.get(memo)
+    st.session_state[memo] = (lo, hi, value)
+    if key in st.session_state and before is not None and before[:2] != (lo, hi):
+        old = st.session_state[key]
+        new = value if not keep or old == before[2] else old
+        st.session_state[key] = min(max(new, lo), hi)
+        return None
+    return value
+
+
 def url_notice_area() -> None:
     """Reserve the place (near the top of a page) where URL notices appear.
 

@@ -17,6 +17,7 @@ from autoreg.seq import payload as pl
 from autoreg.seq.sampling import generate_text, sample, sampling_pipeline
 from autoreg.ui import generate as g
 from autoreg.ui import player as pp
+from tests.app.presenter import assert_link_holds, folded, open_presenting
 
 PAGE = "pages/generate.py"
 SYNC = f"{g.KEY}_sync"
@@ -153,10 +154,70 @@ def test_bad_url_values_fall_back_with_a_notice(gen_page, key, bad):
         assert key not in at.query_params
 
 
-def test_presenter_mode_hides_secondary_controls(gen_page):
+def test_presenter_mode_folds_secondary_controls(gen_page):
     at = gen_page(state={"presenter": True})
     ok(at)
-    keys = {w.key for w in at.slider} | {w.key for w in at.number_input}
-    assert {"gen_temp", "gen_seed"} <= keys
-    assert not keys & {"gen_topk", "gen_len", "gen_n"}
+    assert {"gen_temp", "gen_seed"} <= {w.key for w in at.slider} | {w.key for w in at.number_input}
+    for key in ("gen_topk", "gen_len", "gen_n"):
+        assert folded(at, key) == "Top-k, length and samples"
+    assert not folded(at, "gen_temp") and not folded(at, "gen_seed")
     assert mounted(at)[0]["presenter"] is True
+
+
+LINK = {"gen_topk": "5", "gen_len": "40", "gen_n": "2", "gen_seed": "3"}
+
+
+def _uses_link(at) -> None:
+    _, meta, _ = mounted(at)
+    assert meta["top_k"] == 5 and meta["n_steps"] == 40 and meta["seed"] == 3
+    assert len(texts(at)) == 2  # two samples, seeds 3 and 4
+    assert any("Seeds 3 to 4" in c.value for c in at.caption)
+
+
+def test_a_presenter_link_samples_what_it_names(open_page):
+    """A prepared link with presenter=true draws the same text as without it."""
+    at = open_presenting(open_page, PAGE, **LINK)
+    _uses_link(at)
+    assert_link_holds(at, {k: v for k, v in LINK.items() if k != "gen_seed"})
+    normal = open_page(PAGE, **LINK)
+    assert texts(normal) == texts(at)
+
+
+def test_turning_presenter_mode_on_keeps_the_links_values(gen_page):
+    at = gen_page(**LINK)
+    _uses_link(at)
+    at.session_state["presenter"] = True
+    at.run()
+    ok(at)
+    _uses_link(at)
+    assert_link_holds(at, {k: v for k, v in LINK.items() if k != "gen_seed"})
+
+
+LONG_PROMPT = "total = sum(x * x for x in values)  # squares; " * 30  # 1,410 characters
+
+
+def test_a_long_prompt_is_cut_to_the_limit_with_a_message(gen_page):
+    at = gen_page()
+    at.text_input(key="gen_prompt").input(LONG_PROMPT).run()
+    ok(at)
+    cut = LONG_PROMPT[: g.MAX_PROMPT_CHARS]
+    assert at.text_input(key="gen_prompt").value == cut  # the box shows what is used
+    (message,) = [w.value for w in at.warning if "left out" in w.value]
+    assert f"The prompt had {len(LONG_PROMPT):,} characters" in message
+    assert f"{len(LONG_PROMPT) - g.MAX_PROMPT_CHARS:,} characters at the end" in message
+    assert mounted(at)[1]["prompt"] == cut
+    at.text_input(key="gen_prompt").input("def ").run()  # a short prompt: the message goes
+    assert not [w for w in at.warning if "left out" in w.value]
+
+
+def test_a_long_prompt_in_a_link_is_cut_and_quoted_shortened(gen_page):
+    at = gen_page(gen_prompt=LONG_PROMPT)
+    ok(at)
+    cut = LONG_PROMPT[: g.MAX_PROMPT_CHARS]
+    assert at.text_input(key="gen_prompt").value == cut
+    (note,) = [w.value for w in at.warning if "link" in w.value]
+    assert f"({len(LONG_PROMPT):,} characters)" in note and "…" in note
+    assert len(note) < 400, note  # 60 characters quoted, not the whole prompt
+    assert mounted(at)[1]["prompt"] == cut
+    value = at.query_params["gen_prompt"]
+    assert (value[0] if isinstance(value, list) else value) == cut

@@ -6,6 +6,8 @@ would) so the layer picker and the GRU branch run whatever shipped models exist.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -14,8 +16,9 @@ from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card
 from autoreg.seq.tokenizers import CharTokenizer
 from autoreg.seq.trace import trace
 from autoreg.seq.units import kl_bits, probe_text
-from autoreg.ui.models import SessionModel
+from autoreg.ui.models import SessionModel, model_label
 from autoreg.ui.sequences import PRESETS
+from tests.app.presenter import assert_link_holds, folded, open_presenting
 
 PAGE = "pages/units.py"
 
@@ -133,8 +136,29 @@ def test_bad_url_values_fall_back_with_a_notice(units_page):
     assert "units_unit" in notes and "units_qty" in notes
 
 
-def test_presenter_mode_hides_secondary_controls(units_page):
+def test_presenter_mode_folds_secondary_controls(units_page):
     at = units_page(state={"presenter": True})
     ok(at)
-    keys = {w.key for w in at.slider} | {w.key for w in at.selectbox}
-    assert "units_from" not in keys and "units_at" not in keys and "units_model" in keys
+    assert folded(at, "units_from") and folded(at, "units_at")
+    assert not folded(at, "units_model") and not folded(at, "units_unit")
+
+
+LINK = {"units_layer": "1", "units_from": "3", "units_at": "10"}
+
+
+def _uses_link(at) -> None:
+    assert any("layer 1" in m.value for m in at.markdown)  # section 2 ranks layer 1
+    title = json.loads(at.get("plotly_chart")[-2].proto.spec)["layout"]["title"]["text"]
+    assert title.startswith("After step 10 ")
+    model = at.session_state["train_session_models"]["session:lstm-test"].model
+    unit = at.session_state["units_unit"]  # h[unit] of layer 1 switched off from step 3
+    clamped = run_with_intervention(model, PRESETS["Python code"], layer=1, unit=unit, start=3)
+    kl = kl_bits(trace(model, PRESETS["Python code"]).probs, clamped)
+    assert at.metric[1].value == f"{kl[3:].mean():.3f} bits"
+
+
+def test_a_presenter_link_uses_its_layer_and_steps(units_page, open_page):
+    at = open_presenting(open_page, PAGE, state={"train_session_models": session_models()},
+                         units_model=model_label("session:lstm-test"), **LINK)  # fmt: skip
+    _uses_link(at)
+    assert_link_holds(at, LINK)

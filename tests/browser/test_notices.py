@@ -6,7 +6,8 @@
 * a long text in a shared link: the box gets the first ``MAX_TEXT_CHARS`` characters and
   the notice quotes the text shortened.
 
-The text checks use the Units page, one of the pages with the shared text input.
+The text checks use the Units page, one of the pages with the shared text input, and
+the prompt of Generate text, which has a limit of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from autoreg.ui.generate import MAX_PROMPT_CHARS
 from autoreg.ui.sequences import MAX_TEXT_CHARS
 from tests.browser.conftest import assert_clean, open_app, wait_idle
 
@@ -75,4 +77,24 @@ def test_a_long_text_in_a_link_is_cut_and_quoted_shortened(app_server, page):
     (notice,) = [a for a in _alerts(page) if "link" in a]
     assert f"({len(text):,} characters)" in notice and "…" in notice
     assert len(notice) < 400, notice  # 60 characters quoted, not the whole text
+    assert_clean(page)
+
+
+def test_a_long_prompt_pasted_or_linked_is_cut_with_a_message(app_server, page):
+    prompt = "for item in sorted(items, key=len): print(item)  # longest last; " * 25
+    open_app(page, app_server, "generate")
+    box = page.locator(".st-key-gen_prompt input")
+    box.fill(prompt)  # 1,625 characters, one line
+    box.press("Enter")
+    page.get_by_text("characters at the end were left out").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert box.input_value() == prompt[:MAX_PROMPT_CHARS]
+    (message,) = [a for a in _alerts(page) if "left out" in a]
+    assert f"The prompt had {len(prompt):,} characters" in message
+    open_app(page, app_server, "generate", urlencode({"gen_prompt": prompt}))
+    box = page.locator(".st-key-gen_prompt input")
+    assert box.input_value() == prompt[:MAX_PROMPT_CHARS]
+    (notice,) = [a for a in _alerts(page) if "link" in a]
+    assert f"({len(prompt):,} characters)" in notice and "…" in notice
+    assert len(notice) < 400, notice
     assert_clean(page)
