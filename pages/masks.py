@@ -4,10 +4,16 @@ import streamlit as st
 
 from autoreg.pixelcnn.demos import dot_product_example
 from autoreg.pixelcnn.receptive import blind_spot_size
-from autoreg.ui.chrome import intro, plot, presenting, require_frame
+from autoreg.ui.chrome import intro, plot, presenting, require_frame, secondary
 from autoreg.ui.masks import chosen_pixel, raster_player
 from autoreg.ui.pixels import cached_stack_fields, example_digit, mask_demo
-from autoreg.ui.urlstate import notice, show_url_notices, url_notice_area, url_widget
+from autoreg.ui.urlstate import (
+    bounded_default,
+    notice,
+    show_url_notices,
+    url_notice_area,
+    url_widget,
+)
 from autoreg.viz.masks import curves_figure, dot_product_figure, field_figure, mask_figure
 from autoreg.viz.pixels import grid_figure
 
@@ -23,7 +29,7 @@ intro(
 )
 
 st.header("One masked convolution", divider="gray")
-c1, c2 = st.columns([1, 3])
+c1, c2 = st.columns([1, 2], gap="large")  # the three panels below get the page's width
 with c1:
     k = url_widget(st.select_slider, "Kernel size", [3, 5, 7, 9], value=5, key="masks_k")
     mtype = url_widget(
@@ -36,12 +42,10 @@ with c1:
     )
 digit = example_digit().float() / 3  # a real 16x16 test digit, 4 levels -> intensities 0..1
 dp = dot_product_example(digit, 7, 7, k, mtype)
-with c1:
-    plot(
-        mask_figure(dp.mask, mtype, title=f"{k}×{k} mask {mtype} (orange: centre)"), width="stretch"
-    )
+with c1:  # a narrow column: the title in two lines
+    plot(mask_figure(dp.mask, mtype, title=f"{k}×{k} mask {mtype}<br>orange: centre"),
+         width="stretch")  # fmt: skip
 with c2:
-    plot(dot_product_figure(dp.patch, dp.weight, dp.mask), width="stretch")
     st.latex(  # two lines: one never fits a narrow column or a projector
         rf"\begin{{aligned}} y_{{7,7}} &= b + \sum_{{i,j}} m_{{ij}}\, w_{{ij}}\, "
         rf"x_{{7+i,\,7+j}} \\ &= {dp.bias:.2f} + ({float(dp.products.sum()):.4f}) "
@@ -53,6 +57,7 @@ with c2:
         f"{dp.unmasked_output:.4f}: it would have read "
         f"{'the centre and ' if mtype == 'A' else ''}the pixels after it."
     )
+plot(dot_product_figure(dp.patch, dp.weight, dp.mask), width="stretch")
 
 st.header("Stack layers: the receptive field grows", divider="gray")
 st.markdown(
@@ -64,14 +69,11 @@ row, col = chosen_pixel("masks_pixel", SIZE, ("masks_pick_plain", "masks_pick_ga
 c3, c1, c2 = st.columns(3)  # the kernel first: a slider's thumb at its right end sits
 # on the column edge, where a radio group beside it would cover it
 depth = url_widget(c1.slider, "Depth (layers)", 1, 8, 4, key="masks_depth")
-layer = depth
-if not presenting():
-    if st.session_state.get("masks_layer", 0) > depth:
-        st.session_state["masks_layer"] = depth
-    layer = url_widget(c2.slider, "Show the field after layer", 1, depth,
-                       None if "masks_layer" in st.session_state else depth,
-                       key="masks_layer")  # fmt: skip
-    layer = min(layer, depth)
+with secondary("Show an earlier layer", c2):  # presenter mode: folded, a link's layer holds
+    layer = url_widget(st.slider, "Show the field after layer", 1, depth,
+                       bounded_default("masks_layer", 1, depth, depth), key="masks_layer",
+                       disabled=depth == 1)  # fmt: skip
+layer = min(layer, depth)
 sk = url_widget(c3.radio, "Layer kernel", [3, 5], key="masks_stack_k", horizontal=True)
 plain = cached_stack_fields(depth, "pixelcnn", sk, SIZE, row, col)
 gated = cached_stack_fields(depth, "gated", sk, SIZE, row, col)
@@ -81,7 +83,7 @@ with left:
     st.subheader("PixelCNN")
     plot(
         field_figure(plain.first_layer, (row, col), layer, plain.blind[layer - 1],
-                     title=f"pixel ({row}, {col}), {layer} layer(s): blind spot {n_blind} px"),
+                     title=f"pixel ({row}, {col}), {layer} layer(s)<br>blind spot {n_blind} px"),
         key="masks_pick_plain", on_select="rerun", selection_mode="points", width="stretch",
     )  # fmt: skip
 with right:
@@ -89,7 +91,7 @@ with right:
     n_gated = int(gated.blind[layer - 1].sum())
     plot(
         field_figure(gated.first_layer, (row, col), layer, gated.blind[layer - 1],
-                     title=f"pixel ({row}, {col}), {layer} layer(s): blind spot {n_gated} px"),
+                     title=f"pixel ({row}, {col}), {layer} layer(s)<br>blind spot {n_gated} px"),
         key="masks_pick_gated", on_select="rerun", selection_mode="points", width="stretch",
     )  # fmt: skip
 st.markdown(
@@ -135,7 +137,7 @@ if off:
         "noise from a noisy one. The masked model never reads an undrawn pixel, so its "
         "samples are the same whatever the canvas started as."
     )
-    cols = st.columns(4)
+    cols = [*st.columns(2), *st.columns(2)]  # 2 x 2: four in a row are too narrow to read
     for col_, (name, label) in zip(cols, [
         ("masked", "masked, blank canvas"), ("masked-noise", "masked, noise canvas"),
         ("unmasked", "no mask, blank canvas"), ("unmasked-noise", "no mask, noise canvas"),

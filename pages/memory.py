@@ -6,7 +6,7 @@ import streamlit as st
 from autoreg.seq import cells
 from autoreg.seq.memory import RECALL_LETTERS
 from autoreg.ui import memory as ui
-from autoreg.ui.chrome import intro, plot, presenting, require_frame
+from autoreg.ui.chrome import intro, plot, presenting, require_frame, secondary
 from autoreg.ui.sequences import get_trace, text_input
 from autoreg.ui.urlstate import show_url_notices, url_widget
 from autoreg.viz import memory as viz
@@ -29,20 +29,23 @@ if full:  # presenter mode: the first screen goes to the player
 
 # 1. Gradient influence ---------------------------------------------------------------
 st.header("1. How far back can a prediction still be moved?", anchor="influence")
-models = ui.char_model_pickers(show=full)
-missing = [c.upper() for c, name in models.items() if name is None]
 if full:
+    settings = st.container()
+    models = ui.char_model_pickers(settings)
     text = text_input("memory")
     measured = st.container()
-else:  # one row: the input, and the measure folded beside it
-    pick, measured = st.columns([1, 1], vertical_alignment="bottom")
+else:  # one row: the input, and beside it the models and the measure, folded (a link's
+    pick, side = st.columns([1, 1], vertical_alignment="bottom")  # models still hold)
+    settings = side.expander("Models and strip width")
+    measured = side.expander("How influence is measured")
+    models = ui.char_model_pickers(settings)
     with pick:
         text = text_input("memory")
-    measured = measured.expander("How influence is measured")
-measured.latex(
-    r"\text{influence}(t) = \frac{\lVert \partial \log p(x_T \mid x_{<T}) / \partial e_t "
-    r"\rVert_2}{\lVert \partial \log p(x_T \mid x_{<T}) / \partial e_{T-1} \rVert_2},"
-    r"\quad t < T"
+missing = [c.upper() for c, name in models.items() if name is None]
+measured.latex(  # t < T on its own line: the formula fits half a projector's width
+    r"\begin{gathered} \text{influence}(t) = \frac{\lVert \partial \log p(x_T \mid x_{<T}) "
+    r"/ \partial e_t \rVert_2}{\lVert \partial \log p(x_T \mid x_{<T}) / \partial e_{T-1} "
+    r"\rVert_2} \\ t < T \end{gathered}"
 )
 measured.markdown(
     "$e_t$ is the embedding vector of input character $t$. The gradient is exact "
@@ -60,11 +63,10 @@ if missing:
 chosen = {c: n for c, n in models.items() if n is not None}
 names = list(chosen.values())
 if chosen and len(text) >= 2:
-    window = 60
-    if full:
-        window = url_widget(
-            st.slider, "Characters shown in the strips", 20, 120, value=60, key="memory_window"
-        )
+    window = url_widget(
+        (st if full else settings).slider, "Characters shown in the strips", 20, 120,
+        value=60, key="memory_window",
+    )  # fmt: skip
     for note in ui.show_influence(chosen, text, window, present=not full)["notes"]:
         st.warning(note, icon=":material/link_off:")
 elif chosen:
@@ -80,16 +82,12 @@ st.markdown(
 )
 c1, c2 = st.columns(2)
 seed = url_widget(c1.number_input, "Seed (fresh sequences)", 0, 10_000, value=0, key="memory_seed")
-n_lines = (
-    url_widget(
-        c2.select_slider,
-        "Lines per lag",
-        [50, 100, 200, 400],
-        value=200,
-        key="memory_lines_per_lag",
-    )
-    if full
-    else 200
+n_lines = url_widget(
+    secondary("Lines per lag", c2).select_slider,
+    "Lines per lag",
+    [50, 100, 200, 400],
+    value=200,
+    key="memory_lines_per_lag",
 )
 left, right = st.columns(2)
 recall = ui.task_models("recall")
@@ -128,7 +126,7 @@ if brackets:
                 bacc,
                 x_title="n (lines aⁿbⁿ)",
                 trained_up_to=ui.trained_range(next(iter(brackets.values()))),
-                title="aⁿbⁿ: whole forced part right, against n",
+                title="aⁿbⁿ: whole forced part right,<br>against n",
             ),
             width="stretch",
             key="memory_brackets",
@@ -163,7 +161,7 @@ for col, (cell, name) in zip(st.columns(max(len(gated), 1)), gated.items(), stri
                 h.held_unit,
                 gate_name=h.gate,
                 state_name=state,
-                title=f"{cell.upper()} {h.gate} gate: the 12 units most set by the letter",
+                title=f"{cell.upper()} {h.gate} gate:<br>the 12 units most set by the letter",
             ),
             width="stretch",
             key=f"memory_gate_{cell}",
@@ -199,7 +197,7 @@ if models.get(hist_cell):
     plot(
         where=c2,
         fig=viz.value_histograms(
-            tr.gates, title=f"{hist_cell.upper()} on the text above: gates and candidate"
+            tr.gates, title=f"{hist_cell.upper()} on the text above:<br>gates and candidate"
         ),
         width="stretch",
         key="memory_hist",

@@ -38,13 +38,14 @@ def _cell_is(cell: str):
     return lambda card: (card.get("config") or {}).get("cell") == cell
 
 
-def char_model_pickers(show: bool) -> dict[str, str | None]:
+def char_model_pickers(where) -> dict[str, str | None]:
     """One character model per cell: ``{cell}-char-stdlib`` if shipped, else the first one.
 
-    With ``show`` the user can pick another one (e.g. a model trained in this session).
+    The user can pick another one (e.g. a model trained in this session) in three
+    pickers drawn in ``where`` (a container).
     """
     chosen: dict[str, str | None] = {}
-    cols = st.columns(3) if show else [None] * 3
+    cols = where.columns(3)
     for cell, col in zip(CELLS, cols, strict=True):
         names = model_names("sequence", lambda c, cell=cell: is_char_model(c) and _cell_is(cell)(c))
         if not names:
@@ -52,18 +53,15 @@ def char_model_pickers(show: bool) -> dict[str, str | None]:
             continue
         preferred = f"{cell}-char-stdlib"
         index = names.index(preferred) if preferred in names else 0
-        if col is None:
-            chosen[cell] = names[index]
-        else:
-            with col:
-                chosen[cell] = url_widget(
-                    st.selectbox,
-                    f"{cell.upper()} model",
-                    names,
-                    index=index,
-                    key=f"memory_model_{cell}",
-                    format_func=model_label,
-                )
+        with col:
+            chosen[cell] = url_widget(
+                st.selectbox,
+                f"{cell.upper()} model",
+                names,
+                index=index,
+                key=f"memory_model_{cell}",
+                format_func=model_label,
+            )
     return chosen
 
 
@@ -270,25 +268,27 @@ def params_table(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-EQUATIONS = {
+EQUATIONS = {  # lines short enough for half a page at 1024 px
     "RNN": r"\begin{aligned} h_t &= \tanh(W [x_t, h_{t-1}] + b) \end{aligned}",
-    "LSTM": r"\begin{aligned} i, f, o &= \sigma(W_{i,f,o} [x_t, h_{t-1}] + b_{i,f,o})\\ "
-    r"g &= \tanh(W_g [x_t, h_{t-1}] + b_g)\\ c_t &= f \odot c_{t-1} + i \odot g\\ "
+    "LSTM": r"\begin{aligned} i, f, o &= \sigma(W_{i,f,o} [x_t, h_{t-1}] \\ &\qquad + b_{i,f,o})\\ "
+    r"g &= \tanh(W_g [x_t, h_{t-1}] \\ &\qquad + b_g)\\ c_t &= f \odot c_{t-1} + i \odot g\\ "
     r"h_t &= o \odot \tanh(c_t) \end{aligned}",
-    "GRU": r"\begin{aligned} r, z &= \sigma(W_{r,z} [x_t, h_{t-1}] + b_{r,z})\\ "
-    r"n &= \tanh(W_{in} x_t + b_{in}\\ &\qquad + r \odot (W_{hn} h_{t-1} + b_{hn}))\\ "
-    r"h_t &= (1-z) \odot n + z \odot h_{t-1} \end{aligned}",
+    "GRU": r"\begin{aligned} r, z &= \sigma(W_{r,z} [x_t, h_{t-1}] \\ &\qquad + b_{r,z})\\ "
+    r"n &= \tanh(W_{in} x_t + b_{in}\\ &\quad + r \odot (W_{hn} h_{t-1}\\ &\qquad + b_{hn}))\\ "
+    r"h_t &= (1-z) \odot n \\ &\qquad + z \odot h_{t-1} \end{aligned}",
 }
 
 
 def cell_equations() -> None:
-    """The three cells' equations side by side, then the parameter-count formula."""
-    for col, (name, tex) in zip(st.columns(3), EQUATIONS.items(), strict=True):
+    """The three cells' equations side by side (RNN above GRU, LSTM beside them: three
+    columns are too narrow for them at classroom sizes), then the parameter count."""
+    left, right = st.columns(2, gap="large")
+    for col, name in ((left, "RNN"), (right, "LSTM"), (left, "GRU")):
         col.markdown(f"**{name}**")
-        col.latex(tex)
+        col.latex(EQUATIONS[name])
     st.latex(
-        r"\text{recurrent weights} = k\,H\,(E + H + 2),\quad k = 1\ (\text{RNN}),\ "
-        r"3\ (\text{GRU}),\ 4\ (\text{LSTM})"
+        r"\begin{gathered} \text{recurrent weights} = k\,H\,(E + H + 2) \\ "
+        r"k = 1\ (\text{RNN}),\ 3\ (\text{GRU}),\ 4\ (\text{LSTM}) \end{gathered}"
     )
     st.markdown(
         "Textbooks count one bias, $kH(E+H+1)$; PyTorch keeps two ($b_{ih}$ and $b_{hh}$). "

@@ -11,6 +11,7 @@ from autoreg.seq import payload as pl
 from autoreg.ui import masks as ui
 from autoreg.ui import player as pp
 from autoreg.ui.pixels import example_digit
+from tests.app.presenter import assert_link_holds, folded, open_presenting
 
 PAGE = "pages/masks.py"
 
@@ -56,7 +57,7 @@ def test_every_control(open_page):
     at.radio(key="masks_stack_k").set_value(5).run()
     at.radio(key="masks_stack_k").set_value(3).run()
     assert not at.exception
-    assert any("pixel (7, 7), 3 layer(s): blind spot 3 px" in t for t in _titles(at))
+    assert any("pixel (7, 7), 3 layer(s)<br>blind spot 3 px" in t for t in _titles(at))
     _click(at, "masks_pick_plain", 10, 4)
     assert at.session_state["masks_pixel"] == (10, 4)
     _click(at, "masks_pick_gated", 12, 9)
@@ -108,3 +109,27 @@ def test_disable_the_mask(open_page):
     assert any("including itself: True" in c.value for c in at.caption)
     at.toggle(key="masks_off").set_value(False).run()
     assert not at.metric
+
+
+def test_a_presenter_link_shows_the_field_after_its_layer(open_page):
+    link = {"masks_depth": "5", "masks_layer": "2"}
+    at = open_presenting(open_page, PAGE, **link)
+    assert folded(at, "masks_layer") == "Show an earlier layer"
+    assert any("pixel (7, 7), 2 layer(s)" in t for t in _titles(at)), _titles(at)
+    assert_link_holds(at, {"masks_layer": "2"})
+    assert _query(at, "masks_depth") == "5"
+
+
+def test_the_layer_shown_follows_the_depth_keeps_an_earlier_one_and_is_clamped(open_page):
+    at = open_page(PAGE)
+    at.slider(key="masks_depth").set_value(7).run()  # the layer was the full depth: it follows
+    assert at.slider(key="masks_layer").value == 7
+    at.slider(key="masks_layer").set_value(2).run()
+    at.slider(key="masks_depth").set_value(8).run()  # an earlier layer is kept
+    assert at.slider(key="masks_layer").value == 2
+    assert any("2 layer(s)" in t for t in _titles(at))
+    at = open_page(PAGE, masks_depth="8", masks_layer="6")
+    at.slider(key="masks_depth").set_value(3).run()  # out of reach: clamped
+    assert at.slider(key="masks_layer").value == 3
+    assert any("3 layer(s)" in t for t in _titles(at))
+    assert not at.exception

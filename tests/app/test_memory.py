@@ -21,8 +21,9 @@ from autoreg.seq.model import SequenceConfig, SequenceModel, checkpoint_card
 from autoreg.seq.tokenizers import CharTokenizer
 from autoreg.ui import memory as ui
 from autoreg.ui import player as pp
-from autoreg.ui.models import SessionModel
+from autoreg.ui.models import SessionModel, model_label
 from autoreg.ui.sequences import PRESETS
+from tests.app.presenter import assert_link_holds, folded, open_presenting
 
 PAGE = "pages/memory.py"
 SYNC = f"{ui.KEY}_sync"
@@ -182,9 +183,26 @@ def test_state_comes_from_the_url_and_bad_values_are_reported(memory_page):
     assert any("memory_target" in w.value for w in at.warning)
 
 
-def test_presenter_mode_hides_secondary_controls(memory_page, open_page):
+def test_presenter_mode_folds_secondary_controls(memory_page, open_page):
     at = open_page(PAGE, state={"presenter": True, "train_session_models": session_models()})
     assert not at.exception, [e.message for e in at.exception]
-    keys = {w.key for w in at.slider} | {w.key for w in at.selectbox}
-    assert "memory_window" not in keys and "memory_model_rnn" not in keys
-    assert "memory_lag" in keys
+    for key in ("memory_window", "memory_model_rnn", "memory_lines_per_lag"):
+        assert folded(at, key), key
+    assert not folded(at, "memory_lag") and not folded(at, "memory_seed")
+
+
+def _recall_caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("RNN: L="))
+
+
+def test_a_presenter_link_uses_its_models_strip_and_lines(open_page):
+    link = {f"memory_model_{c}": model_label(f"session:{c}-test") for c in ("rnn", "lstm", "gru")}
+    link |= {"memory_window": "30", "memory_lines_per_lag": "50"}
+    state = {"train_session_models": session_models()}
+    at = open_presenting(open_page, PAGE, state=state, **link)
+    options, meta, _ = mounted(at)
+    assert meta["models"] == [f"session:{c}-test" for c in ("rnn", "lstm", "gru")]
+    assert options["strip"] == 30 and options["presenter"] is True
+    normal = open_page(PAGE, state=state, **link)
+    assert _recall_caption(at) == _recall_caption(normal)  # the same 50 lines per lag
+    assert_link_holds(at, link)
