@@ -33,7 +33,10 @@ with left, st.container(border=True):
         "$h_t$ into $p(x_{t+1} \\mid x_{\\le t})$."
     )
     st.latex(r"h_t = f(h_{t-1}, x_t)")
-    st.latex(r"p(x_{t+1} \mid x_{\le t}) = \mathrm{softmax}(W h_t + b)")
+    st.latex(  # two lines: a card is narrow at classroom sizes
+        r"\begin{gathered} p(x_{t+1} \mid x_{\le t}) \\ = \mathrm{softmax}(W h_t + b) "
+        r"\end{gathered}"
+    )
 with right, st.container(border=True):
     st.subheader(":material/grid_on: Images: PixelCNN, Gated PixelCNN")
     st.markdown(
@@ -42,9 +45,10 @@ with right, st.container(border=True):
         "convolutions** guarantee that each prediction sees only the pixels above it "
         "and to its left. Sampling then fills the image one pixel at a time."
     )
-    st.latex(
-        r"p(\mathbf{x}) = \prod_{i=1}^{H}\prod_{j=1}^{W} "
-        r"p\left(x_{ij} \mid x_{<i,\cdot},\, x_{i,<j}\right)"
+    st.latex(  # two lines: a card is narrow at classroom sizes
+        r"\begin{gathered} p(\mathbf{x}) = \prod_{i=1}^{H}\prod_{j=1}^{W} "
+        r"p\left(x_{ij} \mid \mathbf{c}_{ij}\right) \\ "
+        r"\mathbf{c}_{ij} = \left(x_{<i,\cdot},\, x_{i,<j}\right) \end{gathered}"
     )
 
 sections = {

@@ -117,7 +117,7 @@ def saturation_panels(selected: str, layer: int) -> dict[str, dict[str, np.ndarr
             gates = {"tanh h": units.saturation(units.tanh_as_gate(tr.hidden[:, k]))}
         else:
             gates = {g: units.saturation(v[:, k]) for g, v in tr.gates.items() if g != "candidate"}
-        panels[f"{cell.upper()} · {name} · layer {k}"] = gates
+        panels[f"{cell.upper()}, layer {k}<br>{name}"] = gates  # two lines: a third of a page
     return panels
 
 

@@ -35,16 +35,50 @@ def style(
     template here costs ~100 ms and ~3 KB of JSON per figure, on every step of a page.
     """
     fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left"} if title else None,
+        title=_title(title, fig) if title else None,
         height=height,
         width=width,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        margin={"l": 10, "r": 10, "t": 40 if title else max(10, top_edge_room(fig)), "b": 10},
         font={"size": 13},
         hoverlabel={"font_size": 13},
     )
     if template is not None:
         fig.update_layout(template=template)
     return fig
+
+
+TITLE_GAP = 8  # px between a title and the plot area (or what sits on its top edge)
+
+
+def _top_edge_lines(fig: go.Figure) -> int:
+    """How many lines of text sit on the plot area's top edge: subplot titles (annotations
+    anchored there, each maybe of several ``<br>`` lines) or a legend placed above it."""
+    lines = [
+        str(a.text or "").count("<br>") + 1
+        for a in fig.layout.annotations
+        if a.yref == "paper" and a.yanchor == "bottom" and (a.y or 0) >= 0.99
+    ]
+    legend = fig.layout.legend
+    if (legend.y or 0) >= 0.99 and legend.yanchor == "bottom":
+        lines.append(1)
+    return max(lines, default=0)
+
+
+def top_edge_room(fig: go.Figure, px: float = 13) -> int:
+    """The top margin the text on the plot area's top edge needs (0: none there)."""
+    lines = _top_edge_lines(fig)
+    return round(lines * px * 1.4) + TITLE_GAP if lines else 0
+
+
+def _title(text: str, fig: go.Figure, px: float = 13) -> dict:
+    """A title just above the plot area (and above the subplot titles or the legend on
+    its top edge, in ``px`` type) that pushes the top margin as far as it needs
+    (``automargin``): a long one, written in lines (``<br>``) by its caller, or the
+    larger type of presenter mode, never reaches past the figure's top edge. (Hung from
+    the top edge instead, plotly draws a title of several lines partly above it.)"""
+    gap = TITLE_GAP + top_edge_room(fig, px)
+    return {"text": text, "x": 0.01, "xanchor": "left", "yref": "paper", "y": 1,
+            "yanchor": "bottom", "automargin": True, "pad": {"b": gap}}  # fmt: skip
 
 
 PROJECTOR_FONT = 19  # px: chart text a class can read from the back of the room
@@ -66,6 +100,10 @@ def for_projector(fig: go.Figure, size: int = PROJECTOR_FONT) -> go.Figure:
     out.update_xaxes(**axis)
     out.update_yaxes(**axis)
     out.for_each_annotation(lambda a: a.update(font_size=max(size, a.font.size or 0)))
+    if out.layout.title.automargin:  # above larger subplot titles, if it has any
+        out.update_layout(title=_title(out.layout.title.text, out, px=size))
+    elif top_edge_room(out, size):
+        out.update_layout(margin_t=max(out.layout.margin.t or 0, top_edge_room(out, size)))
     for trace in out.data:
         props = trace._valid_props
         if "colorbar" in props:

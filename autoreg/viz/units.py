@@ -215,9 +215,7 @@ def saturation_figure(
         fig.update_yaxes(range=[-0.03, 1.03], row=1, col=col)
     fig.update_yaxes(title_text="fraction of steps > 0.9", row=1, col=1)
     fig.update_layout(legend={"orientation": "h", "y": -0.22, "x": 0})
-    fig = style(fig, title=title, height=height, width=width, template=template)
-    fig.update_layout(margin={"t": 70 if title else 30})  # room for the panel titles
-    return fig
+    return style(fig, title=title, height=height, width=width, template=template)
 
 
 def clamp_bars_figure(

@@ -240,7 +240,7 @@ def test_a_copied_link_opens_the_same_view(app_server, page, browser, artifacts_
         == "Inside the LSTM cell: unit 7, step 43"
     )
     assert other.locator(".stp-seg-btn.on").all_inner_texts() == ["forget", "cell"]
-    assert other.get_by_test_id("stp-equations").locator("math").count() == 4  # f, i, g, c
+    assert other.get_by_test_id("stp-equations").locator(".stp-eq").count() == 4  # f, i, g, c
     assert _readouts(other) == _expected(tr, 43)
     other.context.close()
     # the LSTM cell at the "cell" sub-step: diagram and equations
@@ -358,6 +358,16 @@ def test_a_long_text_arrives_in_windows(app_server, page):
     assert_clean(page)
 
 
+# The SVG lines of Step through's views, and how thick each is drawn on screen (its
+# stroke width in the SVG's units times the SVG's scale to screen pixels).
+LINES = (".stp-area", ".stp-cursor", ".stp-wire:not(.heavy)", ".stp-wire.heavy", ".stp-part")
+SCREEN_WIDTH = "e => parseFloat(getComputedStyle(e).strokeWidth) * e.getScreenCTM().a"
+
+
+def _line_widths(page) -> dict[str, float]:
+    return {s: page.locator(f"{PLAYER} {s}").first.evaluate(SCREEN_WIDTH) for s in LINES}
+
+
 def test_screenshots_mid_sequence_and_in_presenter_mode(app_server, page, artifacts_dir):
     _open_step(page, app_server, "step_step=60&step_unit=5")
     page.get_by_test_id("stp-equations").locator("math").first.wait_for()
@@ -367,12 +377,16 @@ def test_screenshots_mid_sequence_and_in_presenter_mode(app_server, page, artifa
     normal = page.locator(".stp-metric-value").first.evaluate(
         "e => parseFloat(getComputedStyle(e).fontSize)"
     )
-    open_app(page, app_server, "step", "step_step=60&presenter=true")
+    thin = _line_widths(page)
+    open_app(page, app_server, "step", "step_step=60&step_unit=5&presenter=true")
     page.locator(f"{PLAYER}.arp-present").wait_for(timeout=60_000)
+    page.get_by_test_id("stp-equations").locator("math").first.wait_for()
     big = page.locator(".stp-metric-value").first.evaluate(
         "e => parseFloat(getComputedStyle(e).fontSize)"
     )
     assert big > normal * 1.2, (big, normal)
+    thick = _line_widths(page)  # lines a projector shows: at least 1.4x as thick on screen
+    assert all(thick[s] >= 1.4 * thin[s] for s in LINES), (thin, thick)
     screenshot(page, artifacts_dir / "step-presenter.png")
     assert_clean(page)
 

@@ -4,6 +4,10 @@ For each page, at 1024x768, 1280x720 and 1920x1080, in normal and in presenter m
 
 - no visible element shows an ellipsis (``text-overflow: ellipsis`` with its text wider
   than its box), and no button's label is wider than the button;
+- no equation (KaTeX, or MathML in a player) is wider than its box or its element, and
+  no chart text (a title, a label: SVG ``text``) reaches past its ``<svg>`` (or, for an
+  SVG drawn with visible overflow, past the box that clips it), and no plotly chart is
+  drawn wider than its column (plotly keeps a minimum width, and the column cuts it);
 - no control (button, input, select, slider, radio, switch, tab, link, drawing canvas) is
   covered at its centre by another element (``elementFromPoint``, through shadow roots),
   checked screen by screen down the whole page;
@@ -11,15 +15,25 @@ For each page, at 1024x768, 1280x720 and 1920x1080, in normal and in presenter m
   values are at least 1.6x their labels, chart text is at least 18 px, and at 1280x720
   and 1024x768 the page's main visual starts on the first screen.
 
-Screenshots (look at them): tests/artifacts/viewports/<page>-<width>x<height>-<mode>.png
+Each page is checked in its default state, and in the states that show other controls:
+Generate pixels with "your drawing" (the canvas, a stroke on it, and a generation), and
+Masks with the mask switched off (the trained twins' curves and samples). At the end,
+the server's log must hold no Streamlit warning about a widget given a default value
+while its key was also set through session state.
+
+Screenshots (look at them): tests/artifacts/viewports/<state>-<width>x<height>-<mode>.png
 """
 
 from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
 
 import pytest
 
 from autoreg.registry import PAGES
 from tests.browser.conftest import assert_clean, open_app, wait_idle
+from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +50,28 @@ MAIN_VISUAL = {
     "masks": "[data-testid=stPlotlyChart]",
     "pixels": "[data-testid=pix-image]",  # the image being drawn (after Generate)
     "train": ".st-key-train_family, [data-testid=stPlotlyChart]",  # the settings, the run
+    "pixels-drawing": "canvas.pc-canvas",  # the drawing is what the class watches
+    "masks-off": "[data-testid=stPlotlyChart]",
 }
+
+
+@dataclass(frozen=True)
+class State:
+    """One state of one page: its URL path and the link's query that opens it."""
+
+    name: str
+    url_path: str
+    query: str = ""
+
+
+STATES = [State(p.url_path, p.url_path) for p in PAGES] + [
+    State("pixels-drawing", "pixels", "pixels_start=your+drawing"),
+    State("masks-off", "masks", "masks_off=true"),
+]
+
+PROBLEMS = {"cut": "cut off", "covered": "covered", "equations": "equation cut",
+            "texts": "chart text cut", "charts": "chart wider than its column"}  # fmt: skip
+
 
 # Elements (deep, through shadow roots) -> what is cut or covered on the current screen.
 LAYOUT_JS = """
@@ -49,9 +84,14 @@ LAYOUT_JS = """
     }
   };
   walk(document);
+  // a folded expander (a closed <details>) still lays its content out, unseen
+  const folded = (e) => {
+    const d = e.closest && e.closest('details');
+    return !!d && !d.open && !e.closest('summary');
+  };
   const shown = (e) => {
     const r = e.getBoundingClientRect();
-    if (r.width < 4 || r.height < 4) return false;
+    if (r.width < 4 || r.height < 4 || folded(e)) return false;
     const s = getComputedStyle(e);
     return s.visibility !== 'hidden' && s.display !== 'none' && parseFloat(s.opacity) > 0.05;
   };
@@ -111,7 +151,75 @@ LAYOUT_JS = """
     if (pinned(hit) && !pinned(e)) continue;  // scrolled under a sticky bar: not a cover
     covered.push([name(e), cls(hit)]);
   }
-  return { cut, covered };
+  // equations: wider than a box that scrolls or clips them, or than their element
+  const element = (e) => {
+    for (let n = e; n; n = n.parentElement || (n.getRootNode() || {}).host) {
+      if (n.dataset && n.dataset.testid === 'stElementContainer') return n;
+    }
+    return null;
+  };
+  const equations = [];
+  for (const e of all) {
+    // KaTeX draws .katex-html; its .katex-mathml twin is a visually hidden copy
+    const display = e.classList && e.classList.contains('katex-display');
+    const eq = display || (e.classList && e.classList.contains('katex-html'))
+      || (e.tagName === 'math' && !e.closest('.katex-mathml'));
+    if (!eq || !shown(e)) continue;
+    const r = e.getBoundingClientRect();
+    if (!onScreen(r)) continue;
+    let bad = display && e.scrollWidth > e.clientWidth + 3;  // KaTeX rounds by a pixel or two
+    for (let n = e.parentElement; n && !bad; n = n.parentElement) {
+      const scrolls = getComputedStyle(n).overflowX !== 'visible';
+      if (scrolls && n.scrollWidth > n.clientWidth + 3) bad = true;
+      if (n.dataset && n.dataset.testid === 'stElementContainer') break;
+    }
+    const box = element(e);
+    if (box) {
+      const b = box.getBoundingClientRect();
+      if (r.right > b.right + 1 || r.left < b.left - 1) bad = true;
+    }
+    if (bad) equations.push((e.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60));
+  }
+  // chart text past its svg (a title cut by the plot's edge)
+  const texts = [];
+  for (const t of all) {
+    if (t.tagName !== 'text' || !shown(t) || !t.textContent.trim()) continue;
+    const r = t.getBoundingClientRect();
+    if (!onScreen(r)) continue;
+    let svg = t.ownerSVGElement;
+    while (svg && svg.ownerSVGElement) svg = svg.ownerSVGElement;
+    if (!svg) continue;
+    let clip = svg;
+    if (getComputedStyle(svg).overflow === 'visible') {
+      clip = null;
+      for (let n = svg.parentElement || (svg.getRootNode() || {}).host; n;
+           n = n.parentElement || (n.getRootNode() || {}).host) {
+        if (getComputedStyle(n).overflow !== 'visible') { clip = n; break; }
+        if (n.dataset && n.dataset.testid === 'stElementContainer') break;
+      }
+      if (!clip) continue;
+    }
+    const b = clip.getBoundingClientRect();
+    if (r.left < b.left - 2 || r.right > b.right + 2
+        || r.top < b.top - 2 || r.bottom > b.bottom + 2) {
+      texts.push(t.textContent.trim().slice(0, 60));
+    }
+  }
+  // a plotly chart drawn wider than its column (plotly keeps a minimum width)
+  const charts = [];
+  for (const c of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
+    const box = element(c);
+    const r = c.getBoundingClientRect();
+    if (!box || !onScreen(r)) continue;
+    const wide = Math.max(0, ...[...c.querySelectorAll('svg.main-svg')]
+      .map((s) => s.getBoundingClientRect().width));
+    if (wide > box.clientWidth + 2) {
+      const title = c.querySelector('.gtitle');
+      charts.push((title ? title.textContent : 'a chart') + ` (${Math.round(wide)} px in `
+        + `${box.clientWidth} px)`);
+    }
+  }
+  return { cut, covered, equations, texts, charts };
 }
 """
 
@@ -182,17 +290,17 @@ def _screens(page):
 
 
 def layout_problems(page) -> dict[str, list]:
-    """What is cut or covered anywhere down the page, screen by screen."""
+    """What is cut, covered or clipped anywhere down the page, screen by screen."""
     header = _header_px(page)
-    cut, covered = set(), set()
+    found = {kind: set() for kind in PROBLEMS}
     for _ in _screens(page):
-        found = page.evaluate(LAYOUT_JS, [header])
-        cut.update(found["cut"])
-        covered.update(tuple(c) for c in found["covered"])
-    return {"cut": sorted(cut), "covered": sorted(covered)}
+        seen = page.evaluate(LAYOUT_JS, [header])
+        for kind, items in seen.items():
+            found[kind].update(tuple(i) if isinstance(i, list) else i for i in items)
+    return {kind: sorted(items) for kind, items in found.items()}
 
 
-def main_visual_top(page, url_path: str) -> float | None:
+def main_visual_top(page, state: str) -> float | None:
     """The top of the page's main visual, in viewport pixels (None: not found)."""
     return page.evaluate(
         """(sel) => {
@@ -206,31 +314,76 @@ def main_visual_top(page, url_path: str) -> float | None:
             .map((e) => e.getBoundingClientRect())
             .filter((r) => r.width > 0 && r.height > 0).map((r) => r.top);
           return tops.length ? Math.min(...tops) : null; }""",
-        MAIN_VISUAL[url_path],
+        MAIN_VISUAL[state],
     )
 
 
-@pytest.mark.parametrize("spec", PAGES, ids=[p.url_path for p in PAGES])
-def test_every_page_fits_classroom_screens(app_server, page, artifacts_dir, spec):
+# Problems known and left to the page's own work (reported as warnings, not failures):
+# (state, kind) -> a piece of the text the sweep quotes. Remove an entry once it is fixed.
+KNOWN = {
+    ("train", "equations"): "=−log2pθ(",  # pages/train.py: the surprise s_t at 1024 px
+}
+
+
+def _known(state: str, kind: str, item) -> bool:
+    piece = KNOWN.get((state, kind))
+    text = str(item).replace("\u200b", "").replace("\u2061", "")  # KaTeX's invisible marks
+    return piece is not None and piece in text
+
+
+def _draw_a_stroke(page) -> None:
+    """Draw one stroke on the pixel canvas (as test_pixels.py does), then wait."""
+    canvas = page.locator("canvas.pc-canvas")
+    try:
+        canvas.wait_for(timeout=20_000)
+    except Exception:  # seen once per fresh server: the component mounts only after a reload
+        page.reload()
+        wait_idle(page)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 0.45 * box["width"], box["y"] + 0.1 * box["height"])
+    page.mouse.down()
+    for t in range(1, 16):
+        page.mouse.move(box["x"] + (0.45 + t / 300) * box["width"],
+                        box["y"] + (0.1 + t / 40) * box["height"])  # fmt: skip
+        page.wait_for_timeout(15)
+    page.mouse.up()
+    wait_idle(page)
+
+
+def _open_state(page, base: str, state: State, presenter: bool) -> None:
+    query = "&".join(q for q in (state.query, "presenter=true" if presenter else "") if q)
+    open_app(page, base, state.url_path, query)
+    if state.name == "pixels-drawing":
+        _draw_a_stroke(page)
+    if state.url_path == "pixels":  # the page's visual is a generation: make one
+        page.get_by_role("button", name="Generate").click()
+        page.locator(f"{PLAYER}[data-playing=false]").wait_for(timeout=60_000)
+    if state.name == "masks-off":  # the twins train once per server
+        page.get_by_text("Test NLL with masks").wait_for(timeout=180_000)
+    wait_idle(page)
+    page.evaluate("document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")  # 1st screen
+
+
+@pytest.mark.parametrize("state", STATES, ids=[s.name for s in STATES])
+def test_every_page_fits_classroom_screens(app_server, page, artifacts_dir, state):
     out = artifacts_dir / "viewports"
     out.mkdir(exist_ok=True)
     failures = []
     for width, height in VIEWPORTS:
         for presenter in (False, True):
             mode = "presenter" if presenter else "normal"
-            where = f"{spec.url_path} {width}x{height} {mode}"
+            where = f"{state.name} {width}x{height} {mode}"
             page.set_viewport_size({"width": width, "height": height})
-            open_app(page, app_server, spec.url_path, "presenter=true" if presenter else "")
-            if spec.url_path == "pixels":  # the page's visual is a generation: make one
-                page.get_by_role("button", name="Generate").click()
-                page.locator(f"{PLAYER}[data-playing=false]").wait_for(timeout=60_000)
-            wait_idle(page)
-            page.screenshot(path=str(out / f"{spec.url_path}-{width}x{height}-{mode}.png"))
+            _open_state(page, app_server, state, presenter)
+            page.screenshot(path=str(out / f"{state.name}-{width}x{height}-{mode}.png"))
             problems = layout_problems(page)
-            if problems["cut"]:
-                failures.append(f"{where}: cut off {problems['cut']}")
-            if problems["covered"]:
-                failures.append(f"{where}: covered {problems['covered']}")
+            for kind, items in problems.items():
+                known = [i for i in items if _known(state.name, kind, i)]
+                if known:
+                    warnings.warn(f"{where}: {PROBLEMS[kind]} (known) {known}", stacklevel=1)
+                if len(known) < len(items):
+                    failures.append(f"{where}: {PROBLEMS[kind]} {items}")
             if presenter:
                 seen = page.evaluate(PRESENTER_JS)
                 if "presenter=true" not in seen["url"]:
@@ -244,8 +397,20 @@ def test_every_page_fits_classroom_screens(app_server, page, artifacts_dir, spec
                 if seen["small"]:
                     failures.append(f"{where}: chart text under 18 px {seen['small'][:8]}")
                 if (width, height) in PROJECTOR:
-                    top = main_visual_top(page, spec.url_path)
+                    top = main_visual_top(page, state.name)
                     if top is None or top > height - 120:
                         failures.append(f"{where}: the main visual starts at {top} px")
             assert_clean(page)
     assert not failures, "\n".join(failures)
+
+
+DUPLICATE_DEFAULT = "created with a default value but also had its value set"
+
+
+def test_the_server_logged_no_widget_default_warning(app_server):
+    """After the sweep above (and whatever else ran on this server): Streamlit logs its
+    duplicate-default warning once per process, so one line here is one page too many.
+    tests/app/test_widget_state_warnings.py names every widget; this is the real server."""
+    log = ARTIFACTS / "server.log"
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if DUPLICATE_DEFAULT in ln]
+    assert not lines, lines

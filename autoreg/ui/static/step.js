@@ -762,7 +762,7 @@ registerView(
       root.append(svg("rect", { x: gx(0.8), y: gy(6.9), width: (11.0 - 0.8) * CX, height: (6.9 - 0.2) * CX, class: "stp-cellbox" }));
       const wireNodes = wires.map(([points, key, step]) => {
         const heavy = ["c_prev", "kept", "c"].includes(key) || (m.cell !== "lstm" && ["h_prev", "keep", "h"].includes(key));
-        const node = svg("polyline", { points: points.map(([x, y]) => `${gx(x)},${gy(y)}`).join(" "), class: "stp-wire", "stroke-width": heavy ? 9 : 4 });
+        const node = svg("polyline", { points: points.map(([x, y]) => `${gx(x)},${gy(y)}`).join(" "), class: heavy ? "stp-wire heavy" : "stp-wire" });
         root.append(node);
         return { node, key, step };
       });
@@ -912,7 +912,16 @@ registerView(
       group.setAttribute("class", "stp-brace");
       return math("munder", {}, [group, math("mtext", { class: "stp-brace-label", text: label })]);
     };
-    const line = (...xs) => math("math", { display: "block" }, [row(...xs)]);
+    // One equation: a piece of MathML per "= ..." step, in a row that wraps before an "="
+    // where the column is too narrow for the whole line (MathML itself never wraps).
+    const line = (...xs) => {
+      const pieces = [[]];
+      xs.forEach((x, i) => {
+        if (i > 0 && x.tagName === "mo" && x.textContent === "=" && pieces[0].length > 2) pieces.push([]);
+        pieces[pieces.length - 1].push(x);
+      });
+      return el("div", { class: "stp-eq" }, pieces.map((p) => math("math", { display: "block" }, [row(...p)])));
+    };
     function gateLine(sym, w, pre, value, tanh) {
       const fn = tanh ? mi("tanh") : mi("σ");
       return line(
