@@ -69,10 +69,13 @@ row, col = chosen_pixel("masks_pixel", SIZE, ("masks_pick_plain", "masks_pick_ga
 c3, c1, c2 = st.columns(3)  # the kernel first: a slider's thumb at its right end sits
 # on the column edge, where a radio group beside it would cover it
 depth = url_widget(c1.slider, "Depth (layers)", 1, 8, 4, key="masks_depth")
-with secondary("Show an earlier layer", c2):  # presenter mode: folded, a link's layer holds
-    layer = url_widget(st.slider, "Show the field after layer", 1, depth,
-                       bounded_default("masks_layer", 1, depth, depth), key="masks_layer",
-                       disabled=depth == 1)  # fmt: skip
+layer = depth
+if depth > 1:  # (a slider from 1 to 1 is an error) presenter mode: folded, a link's layer holds
+    with secondary("Show an earlier layer", c2):
+        layer = url_widget(
+            st.slider, "Show the field after layer", 1, depth,
+            bounded_default("masks_layer", 1, depth, depth), key="masks_layer",
+        )  # fmt: skip
 layer = min(layer, depth)
 sk = url_widget(c3.radio, "Layer kernel", [3, 5], key="masks_stack_k", horizontal=True)
 plain = cached_stack_fields(depth, "pixelcnn", sk, SIZE, row, col)

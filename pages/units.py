@@ -169,19 +169,21 @@ with row[0]:
         )  # fmt: skip
 with row[1]:
     value = url_widget(st.slider, "Value (0 = switch off)", -3.0, 3.0, 0.0, 0.1, key="units_value")
-row = secondary("Clamp from step t₀, inspect step").columns(2)
-with row[0]:
+# steps to choose from: one character has only step 0 (and a slider over 0..0 is an error)
+row = secondary("Clamp from step t₀, inspect step").columns(2) if T > 1 else None
+start = 0
+if row:
     start = url_widget(
-        st.slider, "From step t₀", 0, T - 1, bounded_default("units_from", 0, T - 1, 0),
+        row[0].slider, "From step t₀", 0, T - 1, bounded_default("units_from", 0, T - 1, 0),
         key="units_from",
     )  # fmt: skip
 clamped = ui.clamp(name, text, target, layer, unit, value, start)
 kl = kl_bits(tr.probs, clamped)
-most = int(kl.argmax())  # by default (and on a new text), the step the clamp moved most
-with row[1]:
+at = int(kl.argmax())  # by default (and on a new text), the step the clamp moved most
+if row:
     at = url_widget(
-        st.slider, "Inspect step", 0, T - 1,
-        bounded_default("units_at", 0, T - 1, most, keep=False), key="units_at",
+        row[1].slider, "Inspect step", 0, T - 1,
+        bounded_default("units_at", 0, T - 1, at, keep=False), key="units_at",
     )  # fmt: skip
 st.latex(
     r"h_t[u] := v \;\; (t \ge t_0)" if target == "hidden"

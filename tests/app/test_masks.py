@@ -132,4 +132,7 @@ def test_the_layer_shown_follows_the_depth_keeps_an_earlier_one_and_is_clamped(o
     at.slider(key="masks_depth").set_value(3).run()  # out of reach: clamped
     assert at.slider(key="masks_layer").value == 3
     assert any("3 layer(s)" in t for t in _titles(at))
-    assert not at.exception
+    at.slider(key="masks_depth").set_value(1).run()  # one layer: nothing to choose
+    assert not at.exception, [e.message for e in at.exception]
+    assert not [s for s in at.slider if s.key == "masks_layer"]
+    assert any("pixel (7, 7), 1 layer(s)" in t for t in _titles(at))

@@ -162,3 +162,14 @@ def test_a_presenter_link_uses_its_layer_and_steps(units_page, open_page):
                          units_model=model_label("session:lstm-test"), **LINK)  # fmt: skip
     _uses_link(at)
     assert_link_holds(at, LINK)
+
+
+def test_a_one_character_text_has_no_steps_to_choose(units_page):
+    at = units_page()
+    at.selectbox(key="units_preset").set_value("Your own text").run()
+    at.text_area(key="units_text").set_value("x").run()  # one step: no 0..0 slider
+    ok(at)
+    assert not [s for s in at.slider if s.key in ("units_from", "units_at")]
+    at.text_area(key="units_text").set_value("x = (1, 2)").run()  # the sliders come back
+    ok(at)
+    assert at.slider(key="units_at").max == len("x = (1, 2)") - 1
