@@ -74,11 +74,13 @@ with right:
             "A language model learns to predict the next token. Its loss is the average "
             "surprise of the true next token, in **bits per token**: a uniform guess over "
             "$V$ tokens costs $\\log_2 V$ bits, and every bit below that is structure the "
-            "model has found. The surprise $s_t$ of each token is the one Step through shows."
+            "model has found. The surprise $s_t$ of each token is the one Step through shows, "
+            "with $p_t = p_\\theta(x_{t+1} \\mid x_{\\le t})$ the probability the model gave "
+            "the true next token."
         )
-        # in two lines: one would be cut off in this column on a 1024-pixel screen
+        # short lines: a longer one would be cut off in this column on a 1024-pixel screen
         st.latex(r"\mathcal{L} = \frac{1}{T}\sum_{t=1}^{T} s_t")
-        st.latex(r"s_t = -\log_2 p_\theta(x_{t+1} \mid x_{\le t})")
+        st.latex(r"s_t = -\log_2 p_t")
     else:
         st.markdown(
             "A PixelCNN predicts each pixel's level from the pixels above and to its left. "
