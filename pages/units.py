@@ -22,7 +22,7 @@ intro(
 )
 full = not presenting()
 # presenter mode: model, input, quantity and unit in one row, so the text fits the screen
-top = st.columns([1, 2], gap="large") if full else st.columns([3, 3, 2, 2])
+top = st.columns([1, 2], gap="large") if full else st.columns([3, 3, 3, 2])
 with top[0]:
     name = model_picker("units_model", where=is_char_model)
 with top[1]:

@@ -94,3 +94,13 @@ def overlapping(page, selector: str) -> list[tuple[str, str]]:
             if a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5 and a[2] < b[4] - 0.5 and b[2] < a[4] - 0.5:
                 out.append((a[0], b[0]))
     return out
+
+
+def picker_options(page, key: str) -> list[str]:
+    """The options of a selectbox, found by its widget key, read from its open list."""
+    page.locator(f".st-key-{key} button[aria-haspopup=listbox]").first.click()
+    options = page.get_by_role("option")
+    options.first.wait_for(timeout=30_000)
+    texts = options.all_inner_texts()
+    page.keyboard.press("Escape")
+    return texts

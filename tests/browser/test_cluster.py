@@ -42,6 +42,7 @@ import pytest
 from autoreg.checkpoints import checkpoint_bytes
 from autoreg.pretrained import ASSETS, list_pretrained, load_checkpoint
 from tests.browser.conftest import VIEWPORT, Console, _free_port, wait_idle
+from tests.browser.players import picker_options
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -272,15 +273,6 @@ def _checkpoint(tmp_path) -> str:
     return str(path)
 
 
-def _options(page, key: str) -> list[str]:
-    page.locator(f".st-key-{key} button[aria-haspopup=listbox]").first.click()
-    options = page.get_by_role("option")
-    options.first.wait_for(timeout=30_000)
-    texts = options.all_inner_texts()
-    page.keyboard.press("Escape")
-    return texts
-
-
 def test_two_replicas_behind_nginx_keep_sessions_and_fail_over(
     cluster, browser, tmp_path, artifacts_dir
 ):
@@ -345,7 +337,7 @@ def test_two_replicas_behind_nginx_keep_sessions_and_fail_over(
         assert not _errors_beyond_reconnect(train), train.console.errors
         train.screenshot(path=str(artifacts_dir / "cluster-train-after-failover.png"))
         assert _open(train, base, "generate") == on_b
-        assert LABEL in _options(train, "gen_model")
+        assert LABEL in picker_options(train, "gen_model")
         _no_exception(train)
 
         # B carried on: same websocket, and its next rerun works on its own replica

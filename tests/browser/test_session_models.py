@@ -18,6 +18,7 @@ from autoreg.pretrained import ASSETS, list_pretrained, load_checkpoint, pretrai
 from autoreg.ui.sequences import is_char_model
 from tests.browser.conftest import VIEWPORT, Console, assert_clean, open_app, wait_idle
 from tests.browser.kept_server import serve_with_cache
+from tests.browser.players import picker_options
 
 pytestmark = pytest.mark.browser
 LABEL = "classroom-model (uploaded) (yours)"
@@ -52,16 +53,6 @@ def _checkpoint(tmp_path) -> str:
     return str(path)
 
 
-def _options(page, key: str = "gen_model") -> list[str]:
-    """The options of a page's model picker (Generate text's, by its key)."""
-    page.locator(f".st-key-{key} button[aria-haspopup=listbox]").first.click()
-    options = page.get_by_role("option")
-    options.first.wait_for(timeout=30_000)
-    texts = options.all_inner_texts()
-    page.keyboard.press("Escape")
-    return texts
-
-
 def test_an_opened_model_survives_a_reload_in_its_browser_and_only_there(
     kept, browser, tmp_path, artifacts_dir
 ):
@@ -88,22 +79,22 @@ def test_an_opened_model_survives_a_reload_in_its_browser_and_only_there(
         open_app(a, base, "generate")
         a.reload(wait_until="domcontentloaded")
         wait_idle(a)
-        assert LABEL in _options(a)
+        assert LABEL in picker_options(a, "gen_model")
         # a link opened in a new tab of the same browser finds it too
         tab = _page(ctx_a)
         open_app(tab, base, "generate")
-        assert LABEL in _options(tab)
+        assert LABEL in picker_options(tab, "gen_model")
         assert_clean(tab)
 
         # B, another browser, never sees it: not in its pickers, not after a reload
         open_app(b, base, "generate")
-        assert not any("(yours)" in o for o in _options(b))
+        assert not any("(yours)" in o for o in picker_options(b, "gen_model"))
         b.reload(wait_until="domcontentloaded")
         wait_idle(b)
-        assert not any("(yours)" in o for o in _options(b))
+        assert not any("(yours)" in o for o in picker_options(b, "gen_model"))
         # nor through a link that names A's model
         open_app(b, base, "generate", f"gen_model={LABEL}")
-        assert not any("(yours)" in o for o in _options(b))
+        assert not any("(yours)" in o for o in picker_options(b, "gen_model"))
         a.screenshot(path=str(artifacts_dir / "session-models-a.png"))
         assert_clean(a)
         assert_clean(b)
