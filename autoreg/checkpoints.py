@@ -124,16 +124,18 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
 
 def _move_into_place(moves: list[tuple[Path, Path]], size: int) -> None:
-    """Rename each written temporary file onto its target; on failure remove the
-    temporary files not yet moved, so nothing half-done stays beside the old files."""
+    """Rename each written temporary file onto its target; on failure or interruption
+    remove the temporary files not yet moved, so no stray file stays beside the targets."""
     for k, (tmp, target) in enumerate(moves):
         try:
             os.replace(tmp, target)
-        except OSError as exc:
+        except BaseException as exc:
             for left, _ in moves[k:]:
                 with contextlib.suppress(OSError):
                     left.unlink()
-            raise _write_error(target, size, exc) from None
+            if isinstance(exc, OSError):
+                raise _write_error(target, size, exc) from None
+            raise
 
 
 def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], card: dict) -> Path:
@@ -141,7 +143,9 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], card:
 
     Both go to temporary files first and are renamed into place only once both are
     written, so an interrupted or failed save (Ctrl-C, SIGKILL, a full disk) never leaves
-    a half-written checkpoint, nor new weights beside an old card.
+    a half-written file. The weights file carries its own card and is what loading
+    reads; the ``.json`` beside it is a copy for people, renamed just after it (a kill
+    between the two renames leaves that copy one save behind).
 
     Raises:
         CheckpointWriteError: the disk is full or not writable; the old files are kept.
@@ -157,7 +161,8 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], card:
         card_text = json.dumps(card, indent=2, sort_keys=True) + "\n"
         text = _write_temporary(card_path, card_text.encode())
     except BaseException:
-        weights.unlink()
+        with contextlib.suppress(OSError):
+            weights.unlink()
         raise
     _move_into_place([(weights, path), (text, card_path)], len(data))
     return path

@@ -4,7 +4,7 @@
 copies of the training command; each finds its rank in the environment that torchrun
 sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``) and joins one process group: gloo on the
 CPU, NCCL on CUDA. Without those variables every call here is a no-op, so a plain
-``python -m autoreg.train ...`` runs exactly as before.
+``python -m autoreg.train ...`` runs as one process.
 
 The loops keep one global batch and give each rank a slice of it, so N processes take
 the same optimiser steps as one process would with the same batch:

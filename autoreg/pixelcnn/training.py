@@ -224,6 +224,13 @@ def train(
     def elapsed_s() -> float:
         return time.perf_counter() - start
 
+    if world.size > 1 and 0 < n % cfg.batch_size < world.size:
+        raise ValueError(
+            f"The last batch of each epoch would hold {n % cfg.batch_size} images, fewer than "
+            f"the {world.size} processes: choose another --batch-size."
+        )
+    clock = 0.0  # training seconds all ranks agree on (rank 0's), for the time-based lr
+
     with block_dropout(model, cfg.dropout):  # hooks live only while training
         model.train()
         for epoch in range(cfg.epochs):
@@ -234,7 +241,8 @@ def train(
                 # still decays its learning rate fully before the clock stops it
                 frac = step / total
                 if cfg.max_minutes:
-                    frac = max(frac, elapsed_s() / (60 * cfg.max_minutes))
+                    now = elapsed_s() if world.size == 1 else clock
+                    frac = max(frac, now / (60 * cfg.max_minutes))
                 lr = lr_at(frac, 1, cfg.lr)
                 for g in opt.param_groups:
                     g["lr"] = lr
@@ -254,8 +262,10 @@ def train(
                 step += 1
                 over_time = cfg.max_minutes is not None and elapsed_s() > 60 * cfg.max_minutes
                 asked = stop is not None and stop.is_set()
-                loss_bits, halt = world.sum([loss.item() / world.size, float(asked or over_time)])
-                stopped = halt > 0  # every rank stops at the same step
+                loss_bits, halt, clock = world.sum(
+                    [loss.item() / world.size, float(asked or over_time), elapsed_s() * world.main]
+                )
+                stopped = halt > 0  # every rank stops at the same step, with the same lr next
                 last = i == steps_per_epoch - 1 or stopped
                 if last:
                     with averaged():

@@ -358,6 +358,9 @@ def train(
         """Every rank stops and checkpoints at the same step (any rank's reason counts)."""
         return [v > 0 for v in world.sum([float(f) for f in flags])]
 
+    # a snapshot gathers every rank's state: all take it when any rank wants checkpoints
+    (checkpointing,) = agree(on_checkpoint is not None)
+
     model.train()
     while progress.epoch <= cfg.epochs:
         for i in range(progress.offset, train_data.size(1) - 1, cfg.bptt):
@@ -387,11 +390,11 @@ def train(
             if on_step is not None and world.main:
                 dt = time.perf_counter() - ts
                 on_step(StepInfo(progress.step, total, progress.epoch, bits, lr, dt))
-            due = on_checkpoint is not None and time.perf_counter() - last_checkpoint > every
+            due = checkpointing and time.perf_counter() - last_checkpoint > every
             if agree(due)[0]:
                 last_checkpoint = time.perf_counter()
                 snap = snapshot()
-                if world.main:
+                if world.main and on_checkpoint is not None:
                     on_checkpoint(snap)
         if result.stopped_early:
             if progress.epoch_tokens:  # the interrupted epoch is still evaluated and reported
@@ -418,14 +421,14 @@ def train(
         progress.epoch += 1
         progress.offset, progress.epoch_loss, progress.epoch_tokens = 0, 0.0, 0
         state = model.init_state(local_streams)
-        if on_checkpoint is not None:
+        if checkpointing:
             last_checkpoint = time.perf_counter()
             snap = snapshot()
-            if world.main:
+            if world.main and on_checkpoint is not None:
                 on_checkpoint(snap)
-    if on_checkpoint is not None and result.stopped_early:
+    if checkpointing and result.stopped_early:
         snap = snapshot()
-        if world.main:
+        if world.main and on_checkpoint is not None:
             on_checkpoint(snap)
     model.eval()
     result.seconds = earlier + time.perf_counter() - t0

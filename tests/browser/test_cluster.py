@@ -103,9 +103,10 @@ def _alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def cluster(chromium_path, nginx_path, tmp_path_factory) -> Iterator[Cluster]:
     """``deploy/cluster.sh 2 PORT`` on free loopback ports; stopped afterwards."""
-    proxy, r1, r2 = _free_port(), _free_port(), _free_port()
-    while len({proxy, r1, r2}) < 3:
-        r2 = _free_port()
+    ports: set[int] = set()
+    while len(ports) < 3:  # three different free ports
+        ports.add(_free_port())
+    proxy, r1, r2 = sorted(ports)
     run_dir = ROOT / "tests" / "artifacts" / "cluster"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)

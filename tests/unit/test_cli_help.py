@@ -87,7 +87,7 @@ def test_train_subcommand_help(capsys, command, groups, units) -> None:
     assert "examples:\n  # " in text and "\\\n      --" in text
 
 
-def test_seq_help_no_longer_prints_the_module_docstring(capsys) -> None:
+def test_seq_help_leaves_the_module_docstring_in_the_code(capsys) -> None:
     text = _help(lambda: train_cli.main(["seq", "--help"]), capsys)
     assert "Data layout, as PE's" not in text  # the library docstring stays in the code
     assert "python-stdlib-english" in text  # the corpus list comes from the registry

@@ -13,6 +13,7 @@ gradient or a wrong loss weight moves the weights by 1e-3 or more after a few st
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -36,11 +37,19 @@ def _run(args: list[str], processes: int) -> subprocess.CompletedProcess:
         launcher += ["--nproc_per_node", str(processes)]
     launcher += ["-m", "autoreg.train"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        launcher + args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return proc
+    # a session of its own: on a timeout the launcher and its workers go together
+    proc = subprocess.Popen(
+        launcher + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=ROOT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, out[-2000:] + err[-4000:]
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def _assert_same_weights(a: dict, b: dict) -> None:
@@ -49,7 +58,8 @@ def _assert_same_weights(a: dict, b: dict) -> None:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=TOL, msg=k)
 
 
-def test_world_shards_and_refuses_unequal_shares() -> None:
+def test_world_shards_and_refuses_unequal_shares(monkeypatch) -> None:
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
     worlds = [distributed.World(rank=r, size=4) for r in range(4)]
     rows = [list(range(8))[w.shard(8)] for w in worlds]
     assert rows == [[0, 1], [2, 3], [4, 5], [6, 7]]  # every row once, in rank order

@@ -92,9 +92,14 @@ def test_a_sequence_run_killed_mid_epoch_resumes_from_its_last_checkpoint(tmp_pa
             proc.kill()
         _, snap = load_resume(rpath)  # complete and readable, never torn
         assert snap.progress.step > 0 and snap.progress.epoch <= 2
-    # what the kills left: the resume file (and a card only if an epoch ended), and at
-    # most a dead process's temporary file, which nothing reads
-    assert all(p.name.endswith(".tmp") or not p.name.startswith(".") for p in tmp_path.iterdir())
+    # what the kills left: the corpus, the finished run, the resume file, the checkpoint
+    # and its card once an epoch ended, and at most one temporary file per kill (a write
+    # cut short), which nothing reads
+    names = {p.name for p in tmp_path.iterdir()}
+    done = {"text.txt", "whole.safetensors", "whole.json", resume_path(whole).name, rpath.name}
+    assert done <= names
+    rest = names - done - {"killed.safetensors", "killed.json"}
+    assert len(rest) <= 2 and all(n.startswith(".") and n.endswith(".tmp") for n in rest), rest
 
     proc = _popen(_seq_args(corpus, killed, *clock, "--resume"))
     out, _ = proc.communicate(timeout=600)
@@ -121,7 +126,8 @@ def test_a_pixel_run_killed_mid_epoch_keeps_its_last_checkpoint(tmp_path) -> Non
     done = load_checkpoint(ckpt)  # the last epoch's checkpoint, whole
     epochs = done.card["metrics"]["epochs"]
     assert 1 <= epochs < 200
-    assert json.loads(ckpt.with_suffix(".json").read_text())["metrics"]["epochs"] == epochs
+    copy = json.loads(ckpt.with_suffix(".json").read_text())["metrics"]["epochs"]
+    assert copy in (epochs, epochs - 1)  # the card's copy follows the weights' rename
     more = tmp_path / "more"
     assert train_cli.main([*args, "--epochs", "1", "--resume", str(ckpt), "--out", str(more)]) == 0
     card = load_checkpoint(more.with_suffix(".safetensors")).card

@@ -9,6 +9,7 @@ two students for a few seconds.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import textwrap
 
@@ -24,6 +25,13 @@ from autoreg.bench.students import INPUTS, LINKS, PAGES, new_value, page_path
 from autoreg.seq.payload import pack
 
 # -- messages -------------------------------------------------------------------------
+
+
+def run_async(coro):
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright (its sync API)
+    keeps an event loop running in the main thread for the whole session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _back(data: bytes) -> BackMsg:
@@ -281,7 +289,7 @@ def test_a_session_sends_what_a_browser_sends_and_times_each_rerun():
         assert clicked.errors == ["click on step: exception: ValueError: boom"]
         await s.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_dropped_connection_and_a_silent_server_are_errors():
@@ -306,7 +314,7 @@ def test_a_dropped_connection_and_a_silent_server_are_errors():
         assert s2.closed and s2._run.status == "disconnected" and s2.close_reported
         assert "reset by peer" in s2._run.errors[0]
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 # -- the students -----------------------------------------------------------------------
@@ -376,20 +384,22 @@ def test_a_real_server_answers_the_client_and_its_exceptions_are_errors(tmp_path
         assert any("ValueError: boom" in e for e in boom.errors)
         await s.close()
 
-    with serve(app) as server:
-        asyncio.run(scenario(server.url))
+    with serve(app, log=tmp_path / "server.log") as server:
+        run_async(scenario(server.url))
 
 
 @pytest.mark.slow
-def test_two_students_on_the_app_rerun_without_errors_and_are_timed_per_page_and_action():
+def test_two_students_on_the_app_rerun_without_errors_and_are_timed_per_page_and_action(
+    tmp_path,
+):
     from autoreg.bench.browser import ROOT, serve
     from autoreg.bench.load import summarise
     from autoreg.bench.students import Settings, classroom
 
-    with serve(ROOT / "app.py") as app:
+    with serve(ROOT / "app.py", log=tmp_path / "server.log") as app:
         settings = Settings(url=app.url, sessions=2, seconds=8, think=0.4, ramp=0.5,
                             pages=("step", "generate"))  # fmt: skip
-        report = asyncio.run(classroom(settings)).as_json()
+        report = run_async(classroom(settings)).as_json()
     assert report["errors"] == []
     got = summarise(report)
     assert set(got["pages"]) == {"step", "generate"}
