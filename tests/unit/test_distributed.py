@@ -74,7 +74,7 @@ def test_world_shards_and_refuses_unequal_shares(monkeypatch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_two_processes_train_a_sequence_model_like_one(tmp_path, cell) -> None:
+def test_two_processes_train_a_sequence_model_like_one(tmp_path, monkeypatch, cell) -> None:
     corpus = tmp_path / "text.txt"
     corpus.write_text(Path(torch.__file__).with_name("functional.py").read_text()[:24000])
     common = ["seq", "--corpus", str(corpus), "--cell", cell, "--embed-size", "8",
@@ -106,6 +106,30 @@ def test_two_processes_train_a_sequence_model_like_one(tmp_path, cell) -> None:
     model = model_from_checkpoint(b)
     tr = trace(model, "def f(x):\n    return x")
     assert tr.probs.shape[0] == len(tr.tokens)
+    if cell == "lstm":
+        _opens_on_every_sequence_page(tmp_path / "two.safetensors", monkeypatch, tmp_path)
+
+
+def _opens_on_every_sequence_page(path: Path, monkeypatch, tmp_path: Path) -> None:
+    """Opened on the Train page like any checkpoint, the model is offered and drawn by
+    Step through, Units, Generate text and Memory (AppTest, the real app)."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("AUTOREG_CACHE_DIR", str(tmp_path / "cache"))  # never the user's
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/train.py").run()
+    at.file_uploader(key="train_ckpt").upload(
+        "two.safetensors", path.read_bytes(), "application/octet-stream"
+    ).run()
+    assert not at.exception, at.exception
+    name = "session:two (uploaded)"
+    pages = {"step": "step_model", "units": "units_model", "generate": "gen_model",
+             "memory": "memory_model_lstm"}  # fmt: skip
+    for page, key in pages.items():
+        at.switch_page(f"pages/{page}.py").run()
+        at.selectbox(key=key).set_value(name).run()
+        assert not at.exception, (page, at.exception)
+        assert at.selectbox(key=key).value == name, page
 
 
 @pytest.mark.slow
