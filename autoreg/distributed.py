@@ -73,6 +73,12 @@ class World:
         dist.all_gather(parts, t.contiguous())
         return torch.cat(parts, dim=dim)
 
+    def barrier(self) -> None:
+        """Wait until every rank is here: at the end of a run, so that no rank tears the
+        process group down while rank 0 is still scoring and saving."""
+        if self.size > 1:
+            dist.barrier()
+
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """The module to call in training: ``DistributedDataParallel`` across ranks, the
         model itself in one process. Checkpoints always save the bare model."""

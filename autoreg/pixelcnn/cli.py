@@ -249,7 +249,9 @@ def main(args: argparse.Namespace) -> int:
     device = distributed.pick_device(args.device)
     world = distributed.setup(device)
     try:
-        return _train_and_save(args, model, tcfg, previous, device, world)
+        code = _train_and_save(args, model, tcfg, previous, device, world)
+        world.barrier()  # the ranks leave together, once rank 0 has saved
+        return code
     finally:
         distributed.teardown(world)
 

@@ -688,7 +688,9 @@ def main(args: argparse.Namespace) -> int:
     device = distributed.pick_device(args.device)
     world = distributed.setup(device)
     try:
-        return _main(args, device, world)
+        code = _main(args, device, world)
+        world.barrier()  # the ranks leave together, once rank 0 has saved
+        return code
     finally:
         distributed.teardown(world)
 
