@@ -102,13 +102,18 @@ class Console:
 def page(browser):
     """A fresh browser context and page; ``page.console.errors`` collects errors."""
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-    pg = context.new_page()
-    console = Console()
-    pg.on("console", console.on_console)
-    pg.on("pageerror", console.on_page_error)
-    pg.console = console
-    yield pg
+    yield watched_page(context)
     context.close()
+
+
+def watched_page(context):
+    """A new page of ``context`` whose console errors and page errors are collected in
+    ``page.console`` (``assert_clean`` fails on them)."""
+    pg = context.new_page()
+    pg.console = Console()
+    pg.on("console", pg.console.on_console)
+    pg.on("pageerror", pg.console.on_page_error)
+    return pg
 
 
 def wait_idle(page, timeout: float = 90_000) -> None:

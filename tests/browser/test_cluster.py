@@ -41,7 +41,7 @@ import pytest
 
 from autoreg.checkpoints import checkpoint_bytes
 from autoreg.pretrained import ASSETS, list_pretrained, load_checkpoint
-from tests.browser.conftest import VIEWPORT, Console, _free_port, wait_idle
+from tests.browser.conftest import VIEWPORT, _free_port, wait_idle, watched_page
 from tests.browser.players import picker_options
 from tests.conftest import ROOT
 
@@ -184,14 +184,6 @@ def _wait_rerun_after_reconnect(page, timeout: float = 120_000) -> None:
         pytest.fail(f"{page.url} did not run again after reconnecting: {seen}")
 
 
-def _page(context):
-    page = context.new_page()
-    page.console = Console()
-    page.on("console", page.console.on_console)
-    page.on("pageerror", page.console.on_page_error)
-    return page
-
-
 def _replica(context) -> str | None:
     return {c["name"]: c["value"] for c in context.cookies()}.get("autoreg_replica")
 
@@ -284,7 +276,7 @@ def test_two_replicas_behind_nginx_keep_sessions_and_fail_over(
     ctx_a = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     ctx_b = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     try:
-        a, b = _page(ctx_a), _page(ctx_b)
+        a, b = watched_page(ctx_a), watched_page(ctx_b)
         # two browsers, one after the other: round robin puts them on different replicas
         on_a, on_b = _open(a, base), _open(b, base)
         assert {on_a, on_b} == {"r1", "r2"}, (on_a, on_b)
@@ -299,7 +291,7 @@ def test_two_replicas_behind_nginx_keep_sessions_and_fail_over(
         assert _replica(ctx_a) == on_a and _replica(ctx_b) == on_b
 
         # A, in a second tab: opens a checkpoint (kept for A) and starts a training run
-        train = _page(ctx_a)
+        train = watched_page(ctx_a)
         assert _open(train, base, "train") == on_a
         train.locator(".st-key-train_ckpt input[type=file]").set_input_files(_checkpoint(tmp_path))
         train.get_by_text("Opened cluster-model.safetensors").wait_for(timeout=60_000)

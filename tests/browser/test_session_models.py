@@ -16,7 +16,13 @@ import pytest
 from autoreg.checkpoints import checkpoint_bytes
 from autoreg.pretrained import ASSETS, list_pretrained, load_checkpoint, pretrained_card
 from autoreg.ui.sequences import is_char_model
-from tests.browser.conftest import VIEWPORT, Console, assert_clean, open_app, wait_idle
+from tests.browser.conftest import (
+    VIEWPORT,
+    assert_clean,
+    open_app,
+    wait_idle,
+    watched_page,
+)
 from tests.browser.kept_server import serve_with_cache
 from tests.browser.players import picker_options
 
@@ -34,15 +40,7 @@ def kept(chromium_path, tmp_path_factory) -> Iterator[tuple[str, object]]:
 
 def _context(browser):
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-    return context, _page(context)
-
-
-def _page(context):
-    page = context.new_page()
-    page.console = Console()
-    page.on("console", page.console.on_console)
-    page.on("pageerror", page.console.on_page_error)
-    return page
+    return context, watched_page(context)
 
 
 def _checkpoint(tmp_path) -> str:
@@ -81,7 +79,7 @@ def test_an_opened_model_survives_a_reload_in_its_browser_and_only_there(
         wait_idle(a)
         assert LABEL in picker_options(a, "gen_model")
         # a link opened in a new tab of the same browser finds it too
-        tab = _page(ctx_a)
+        tab = watched_page(ctx_a)
         open_app(tab, base, "generate")
         assert LABEL in picker_options(tab, "gen_model")
         assert_clean(tab)
