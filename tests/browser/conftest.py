@@ -39,15 +39,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    path = shutil.which("chromium")
+def required_program(path: str | None, what: str) -> str:
+    """``path`` of a Debian program the browser tests need; when it is missing they
+    skip, except under ``CI=true``, where a missing program is a failure."""
     if path is None:
-        message = "Debian's chromium is not on PATH (make test installs it as root)"
+        message = f"Debian's {what} is not installed (make test installs it as root)"
         if os.environ.get("CI") == "true":
-            pytest.fail(message + "; under CI=true a missing browser is a failure")
+            pytest.fail(message + f"; under CI=true a missing {what} is a failure")
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    return required_program(shutil.which("chromium"), "chromium")
 
 
 @contextlib.contextmanager

@@ -104,3 +104,17 @@ def picker_options(page, key: str) -> list[str]:
     texts = options.all_inner_texts()
     page.keyboard.press("Escape")
     return texts
+
+
+def pixel_canvas_box(page) -> dict:
+    """Wait for Generate pixels' drawing canvas, scroll to it, and return its box."""
+    from tests.browser.conftest import wait_idle
+
+    canvas = page.locator("canvas.pc-canvas")
+    try:
+        canvas.wait_for(timeout=20_000)
+    except Exception:  # seen once per fresh server: the component mounts only after a reload
+        page.reload()
+        wait_idle(page)
+    canvas.scroll_into_view_if_needed()
+    return canvas.bounding_box()

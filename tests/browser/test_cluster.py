@@ -41,7 +41,13 @@ import pytest
 
 from autoreg.checkpoints import checkpoint_bytes
 from autoreg.pretrained import ASSETS, list_pretrained, load_checkpoint
-from tests.browser.conftest import VIEWPORT, _free_port, wait_idle, watched_page
+from tests.browser.conftest import (
+    VIEWPORT,
+    _free_port,
+    required_program,
+    wait_idle,
+    watched_page,
+)
 from tests.browser.players import picker_options
 from tests.conftest import ROOT
 
@@ -62,12 +68,7 @@ RECONNECT_NOISE = ("websocket", "disconnected", "/_stcore/", "err_connection", "
 @pytest.fixture(scope="module")
 def nginx_path() -> str:
     path = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")  # Debian's place
-    if path is None:
-        message = "Debian's nginx is not installed (make test installs it as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; under CI=true a missing nginx is a failure")
-        pytest.skip(message)
-    return path
+    return required_program(path, "nginx")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from tests.browser.players import (
     drag_slider,
     focus_page,
     frames,
+    pixel_canvas_box,
     play_then_pause,
     step,
     wait_player,
@@ -139,14 +140,7 @@ def test_draw_at_1024_then_play_and_pause_on_the_frame(app_server, page, artifac
     page.set_viewport_size({"width": 1024, "height": 768})
     open_app(page, app_server, "home")
     open_app(page, app_server, "pixels", f"pixels_model={LONG}&pixels_start=your+drawing")
-    canvas = page.locator("canvas.pc-canvas")
-    try:
-        canvas.wait_for(timeout=20_000)
-    except Exception:  # seen once per fresh server: the component mounts only after a reload
-        page.reload()
-        wait_idle(page)
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
+    box = pixel_canvas_box(page)
     # nothing covers the canvas: every point of it hits the canvas itself
     covered = page.evaluate(
         """([x0, y0, w, h]) => {

@@ -33,6 +33,7 @@ import pytest
 
 from autoreg.registry import PAGES
 from tests.browser.conftest import assert_clean, open_app, wait_idle
+from tests.browser.players import pixel_canvas_box
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -331,14 +332,7 @@ def _known(state: str, kind: str, item) -> bool:
 
 def _draw_a_stroke(page) -> None:
     """Draw one stroke on the pixel canvas (as test_pixels.py does), then wait."""
-    canvas = page.locator("canvas.pc-canvas")
-    try:
-        canvas.wait_for(timeout=20_000)
-    except Exception:  # seen once per fresh server: the component mounts only after a reload
-        page.reload()
-        wait_idle(page)
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
+    box = pixel_canvas_box(page)
     page.mouse.move(box["x"] + 0.45 * box["width"], box["y"] + 0.1 * box["height"])
     page.mouse.down()
     for t in range(1, 16):
